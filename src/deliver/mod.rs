@@ -1,0 +1,1 @@
+//! stage: deliver (to be written)

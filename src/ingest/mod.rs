@@ -1,0 +1,1 @@
+//! Stage 1, ingest: files → typed tables with diagnostics.

@@ -1,0 +1,582 @@
+//! Typed values shared by every pipeline stage: months, dates, report periods, interned
+//! text, columnar dataset tables and the rounding rule. Stages pass these between them;
+//! nothing downstream of `ingest` sees a raw cell or a header string.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+// ------------------------------------------------------------------------------------------
+// Calendar
+
+/// A calendar month, ordered chronologically.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Month {
+    pub year: i32,
+    pub month: u8,
+}
+
+pub const MONTH_NAMES_SV: [&str; 12] = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+impl Month {
+    /// `None` unless `month` is 1..=12 and the year is plausible for an export (1900..=2999).
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        if (1..=12).contains(&month) && (1900..=2999).contains(&year) {
+            Some(Month {
+                year,
+                month: month as u8,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Months since year 0, so that month arithmetic is plain integer arithmetic.
+    pub fn ordinal(self) -> i32 {
+        self.year * 12 + i32::from(self.month) - 1
+    }
+
+    pub fn from_ordinal(n: i32) -> Month {
+        Month {
+            year: n.div_euclid(12),
+            month: (n.rem_euclid(12) + 1) as u8,
+        }
+    }
+
+    pub fn plus(self, months: i32) -> Month {
+        Month::from_ordinal(self.ordinal() + months)
+    }
+
+    /// The Swedish month name in lower case ("maj").
+    pub fn name_sv(self) -> &'static str {
+        MONTH_NAMES_SV[usize::from(self.month - 1)]
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:02}", self.year, self.month)
+    }
+}
+
+/// A calendar date (no time zone; exports carry none).
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Date {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    /// `None` for an impossible date (2019-02-30).
+    pub fn new(year: i32, month: u32, day: u32) -> Option<Date> {
+        let m = Month::new(year, month)?;
+        if day == 0 || day > days_in_month(m) {
+            return None;
+        }
+        Some(Date {
+            year,
+            month: m.month,
+            day: day as u8,
+        })
+    }
+
+    pub fn month(self) -> Month {
+        Month {
+            year: self.year,
+            month: self.month,
+        }
+    }
+
+    /// Converts an Excel serial day number (1900 date system, the Lotus leap-year bug
+    /// included) to a date; the fractional part (time of day) is ignored.
+    pub fn from_excel_serial(serial: f64) -> Option<Date> {
+        if !serial.is_finite() || !(1.0..2_958_466.0).contains(&serial) {
+            return None;
+        }
+        // Serial 60 is the non-existent 1900-02-29; from 61 on, day 0 is 1899-12-30.
+        let days = serial.floor() as i64;
+        let days = if days < 60 { days + 1 } else { days };
+        Some(civil_from_days(days - 25_569))
+    }
+
+    /// Days since 1970-01-01.
+    pub fn days_since_epoch(self) -> i64 {
+        days_from_civil(self.year, u32::from(self.month), u32::from(self.day))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+pub fn days_in_month(m: Month) -> u32 {
+    match m.month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if is_leap(m.year) => 29,
+        _ => 28,
+    }
+}
+
+fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+// Howard Hinnant's civil calendar algorithms.
+fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> Date {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Date {
+        year: y as i32,
+        month: m,
+        day: d,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Report period
+
+/// What kind of report a period is: a month report, a tertial report or the full year.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
+pub enum PeriodKind {
+    Month,
+    /// T1 = Jan–Apr, T2 = Jan–Aug.
+    Tertial(u8),
+    Year,
+}
+
+/// A report period: year to date, January up to and including `end`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
+pub struct Period {
+    pub kind: PeriodKind,
+    pub end: Month,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("period {text:?} is not one of 2013, 2013-T1, 2013-T2, 2013-05")]
+pub struct PeriodParseError {
+    pub text: String,
+}
+
+impl Period {
+    pub fn year(year: i32) -> Period {
+        Period {
+            kind: PeriodKind::Year,
+            end: Month { year, month: 12 },
+        }
+    }
+
+    pub fn month(m: Month) -> Period {
+        Period {
+            kind: PeriodKind::Month,
+            end: m,
+        }
+    }
+
+    /// Parses `2013`, `2013-T1`, `2013-T2` (T3 is the full year) or `2013-05`.
+    pub fn parse(text: &str) -> Result<Period, PeriodParseError> {
+        let err = || PeriodParseError {
+            text: text.to_string(),
+        };
+        let t = text.trim();
+        let (y, rest) = match t.split_once('-') {
+            Some((y, r)) => (y, Some(r)),
+            None => (t, None),
+        };
+        if y.len() != 4 {
+            return Err(err());
+        }
+        let year: i32 = y.parse().map_err(|_| err())?;
+        Month::new(year, 1).ok_or_else(err)?;
+        match rest {
+            None => Ok(Period::year(year)),
+            Some(r) if r.eq_ignore_ascii_case("t1") => Ok(Period {
+                kind: PeriodKind::Tertial(1),
+                end: Month { year, month: 4 },
+            }),
+            Some(r) if r.eq_ignore_ascii_case("t2") => Ok(Period {
+                kind: PeriodKind::Tertial(2),
+                end: Month { year, month: 8 },
+            }),
+            Some(r) if r.eq_ignore_ascii_case("t3") => Ok(Period::year(year)),
+            Some(r) if r.len() == 2 => {
+                let m: u32 = r.parse().map_err(|_| err())?;
+                Month::new(year, m).map(Period::month).ok_or_else(err)
+            }
+            Some(_) => Err(err()),
+        }
+    }
+
+    pub fn calendar_year(self) -> i32 {
+        self.end.year
+    }
+
+    /// The months January..end of the period's year.
+    pub fn months(self) -> Vec<Month> {
+        (1..=self.end.month)
+            .map(|m| Month {
+                year: self.end.year,
+                month: m,
+            })
+            .collect()
+    }
+
+    pub fn month_count(self) -> u32 {
+        u32::from(self.end.month)
+    }
+
+    pub fn contains(self, m: Month) -> bool {
+        m.year == self.end.year && m.month <= self.end.month
+    }
+
+    /// The same period one year earlier.
+    pub fn previous_year(self) -> Period {
+        Period {
+            kind: self.kind,
+            end: self.end.plus(-12),
+        }
+    }
+
+    /// The label used in file names and JSON: `2013`, `2013-T2`, `2013-05`.
+    pub fn label(self) -> String {
+        match self.kind {
+            PeriodKind::Year => format!("{}", self.end.year),
+            PeriodKind::Tertial(t) => format!("{}-T{}", self.end.year, t),
+            PeriodKind::Month => self.end.to_string(),
+        }
+    }
+
+    /// The period line of the workbook: "januari–maj 2013", "helår 2013".
+    pub fn label_sv(self) -> String {
+        match self.kind {
+            PeriodKind::Year => format!("januari–december {}", self.end.year),
+            _ if self.end.month == 1 => format!("januari {}", self.end.year),
+            _ => format!("januari–{} {}", self.end.name_sv(), self.end.year),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Numbers
+
+/// Rounds half away from zero (31,25 → 31,3), the rule for display and for comparing an
+/// outcome with its target. `round_dp` alone would be banker's rounding.
+pub fn round_half_away(value: Decimal, decimals: u32) -> Decimal {
+    value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
+}
+
+// ------------------------------------------------------------------------------------------
+// Interned text
+
+/// An interned string: district names, household ids, categories. Cheap to copy and compare.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Sym(pub u32);
+
+/// Owns the text behind every `Sym` of one run.
+#[derive(Default, Debug, Clone)]
+pub struct Interner {
+    strings: Vec<Arc<str>>,
+    map: HashMap<Arc<str>, Sym>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&sym) = self.map.get(s) {
+            return sym;
+        }
+        let sym = Sym(self.strings.len() as u32);
+        let owned: Arc<str> = Arc::from(s);
+        self.strings.push(owned.clone());
+        self.map.insert(owned, sym);
+        sym
+    }
+
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.map.get(s).copied()
+    }
+
+    /// The text of a symbol made by this interner.
+    pub fn resolve(&self, sym: Sym) -> &str {
+        self.strings.get(sym.0 as usize).map_or("", |s| s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Dataset schemas and tables
+
+/// How a column's cells are read.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub enum ColumnKind {
+    /// Free text, trimmed, interned (district, category).
+    Text,
+    /// An identifier of a person or household: interned; personnummer-like values are
+    /// replaced by a keyed hash on reading. Never written to any output.
+    Id,
+    /// An exact decimal number (money, population, outcomes): `1 234,50`, `1234.5`.
+    Number,
+    /// A whole number (counts, years, account numbers).
+    Integer,
+    /// A month: Excel date, date serial, `2013-05`, `2013-05-31`, `maj 2013`, `201305`.
+    Month,
+    /// A day: Excel date, date serial, `2013-05-31`.
+    Date,
+    /// Ja/Nej, J/N, 1/0, X/empty, true/false, any case. Empty reads as "no".
+    YesNo,
+}
+
+/// One column a dataset may have.
+#[derive(Clone, Debug)]
+pub struct ColumnSpec {
+    /// The canonical name, as the SPEC and the rule pack write it (`HushallsID`).
+    pub name: String,
+    /// Other header texts accepted for it (`Hushåll`, `Ärende`).
+    pub aliases: Vec<String>,
+    pub kind: ColumnKind,
+    /// A header row must have every required column to be classified as this dataset,
+    /// and a row missing a value in one is rejected.
+    pub required: bool,
+}
+
+/// A dataset: the columns that identify it and how re-exports replace each other.
+#[derive(Clone, Debug)]
+pub struct DatasetSpec {
+    pub name: String,
+    pub columns: Vec<ColumnSpec>,
+    /// The column whose month decides re-export replacement (newer file wins per month);
+    /// for an `Integer` year column, per year. `None`: rows of all files are kept.
+    pub replace_by: Option<String>,
+}
+
+impl DatasetSpec {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+/// The column values of a table, one vector per column, `None` for an empty or missing cell.
+#[derive(Clone, Debug)]
+pub enum ColumnData {
+    Text(Vec<Option<Sym>>),
+    Number(Vec<Option<Decimal>>),
+    Integer(Vec<Option<i64>>),
+    Month(Vec<Option<Month>>),
+    Date(Vec<Option<Date>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl ColumnData {
+    /// An empty column of the storage type for `kind`.
+    pub fn for_kind(kind: ColumnKind) -> ColumnData {
+        match kind {
+            ColumnKind::Text | ColumnKind::Id => ColumnData::Text(Vec::new()),
+            ColumnKind::Number => ColumnData::Number(Vec::new()),
+            ColumnKind::Integer => ColumnData::Integer(Vec::new()),
+            ColumnKind::Month => ColumnData::Month(Vec::new()),
+            ColumnKind::Date => ColumnData::Date(Vec::new()),
+            ColumnKind::YesNo => ColumnData::Bool(Vec::new()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Text(v) => v.len(),
+            ColumnData::Number(v) => v.len(),
+            ColumnData::Integer(v) => v.len(),
+            ColumnData::Month(v) => v.len(),
+            ColumnData::Date(v) => v.len(),
+            ColumnData::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Identifies an input file within one run (index into `Inputs::files`).
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct FileId(pub u32);
+
+/// Where a table row came from, so that any figure can be traced to files and rows
+/// without naming the household.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct RowOrigin {
+    pub file: FileId,
+    /// The row number as Excel shows it (1-based), or the CSV line's record number + 1.
+    pub row: u32,
+}
+
+/// A dataset's rows after ingest and re-export resolution, stored by column.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub spec: Arc<DatasetSpec>,
+    /// Parallel to `spec.columns`; a column absent from every file holds only `None`.
+    pub columns: Vec<ColumnData>,
+    pub origin: Vec<RowOrigin>,
+}
+
+impl Table {
+    pub fn new(spec: Arc<DatasetSpec>) -> Table {
+        let columns = spec
+            .columns
+            .iter()
+            .map(|c| ColumnData::for_kind(c.kind))
+            .collect();
+        Table {
+            spec,
+            columns,
+            origin: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.origin.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.origin.is_empty()
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnData> {
+        self.spec.column_index(name).and_then(|i| self.columns.get(i))
+    }
+
+    pub fn text(&self, name: &str) -> Option<&[Option<Sym>]> {
+        match self.column(name)? {
+            ColumnData::Text(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn number(&self, name: &str) -> Option<&[Option<Decimal>]> {
+        match self.column(name)? {
+            ColumnData::Number(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn integer(&self, name: &str) -> Option<&[Option<i64>]> {
+        match self.column(name)? {
+            ColumnData::Integer(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn month(&self, name: &str) -> Option<&[Option<Month>]> {
+        match self.column(name)? {
+            ColumnData::Month(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn date(&self, name: &str) -> Option<&[Option<Date>]> {
+        match self.column(name)? {
+            ColumnData::Date(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn boolean(&self, name: &str) -> Option<&[Option<bool>]> {
+        match self.column(name)? {
+            ColumnData::Bool(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A path as shown to the user: relative to the input folder's parent when possible.
+pub type DisplayPath = PathBuf;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excel_serials_convert_like_excel() {
+        assert_eq!(Date::from_excel_serial(1.0), Date::new(1900, 1, 1));
+        assert_eq!(Date::from_excel_serial(61.0), Date::new(1900, 3, 1));
+        assert_eq!(Date::from_excel_serial(41425.0), Date::new(2013, 5, 31));
+        assert_eq!(Date::from_excel_serial(43466.75), Date::new(2019, 1, 1));
+        assert_eq!(Date::from_excel_serial(-3.0), None);
+    }
+
+    #[test]
+    fn periods_parse_and_label() {
+        let p = Period::parse("2013-T2").unwrap();
+        assert_eq!(p.end, Month::new(2013, 8).unwrap());
+        assert_eq!(p.label(), "2013-T2");
+        assert_eq!(p.month_count(), 8);
+        assert_eq!(Period::parse("2013").unwrap().label_sv(), "januari–december 2013");
+        assert_eq!(Period::parse("2013-05").unwrap().label_sv(), "januari–maj 2013");
+        assert_eq!(Period::parse("2013-05").unwrap().previous_year().label(), "2012-05");
+        assert!(Period::parse("2013-13").is_err());
+        assert!(Period::parse("13-05").is_err());
+        assert!(Period::parse("2013-T4").is_err());
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(round_half_away(d("31.25"), 1), d("31.3"));
+        assert_eq!(round_half_away(d("-31.25"), 1), d("-31.3"));
+        assert_eq!(round_half_away(d("0.125"), 2), d("0.13"));
+        assert_eq!(round_half_away(d("2.5"), 0), d("3"));
+    }
+
+    #[test]
+    fn month_arithmetic_crosses_years() {
+        let m = Month::new(2019, 3).unwrap();
+        assert_eq!(m.plus(-11), Month::new(2018, 4).unwrap());
+        assert_eq!(m.plus(10), Month::new(2020, 1).unwrap());
+    }
+}

@@ -1,0 +1,1 @@
+//! stage: render (to be written)

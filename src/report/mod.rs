@@ -1,0 +1,1 @@
+//! stage: report (to be written)

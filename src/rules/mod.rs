@@ -1,0 +1,1 @@
+//! stage: rules (to be written)
