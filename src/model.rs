@@ -488,7 +488,9 @@ impl Table {
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnData> {
-        self.spec.column_index(name).and_then(|i| self.columns.get(i))
+        self.spec
+            .column_index(name)
+            .and_then(|i| self.columns.get(i))
     }
 
     pub fn text(&self, name: &str) -> Option<&[Option<Sym>]> {
@@ -556,9 +558,18 @@ mod tests {
         assert_eq!(p.end, Month::new(2013, 8).unwrap());
         assert_eq!(p.label(), "2013-T2");
         assert_eq!(p.month_count(), 8);
-        assert_eq!(Period::parse("2013").unwrap().label_sv(), "januari–december 2013");
-        assert_eq!(Period::parse("2013-05").unwrap().label_sv(), "januari–maj 2013");
-        assert_eq!(Period::parse("2013-05").unwrap().previous_year().label(), "2012-05");
+        assert_eq!(
+            Period::parse("2013").unwrap().label_sv(),
+            "januari–december 2013"
+        );
+        assert_eq!(
+            Period::parse("2013-05").unwrap().label_sv(),
+            "januari–maj 2013"
+        );
+        assert_eq!(
+            Period::parse("2013-05").unwrap().previous_year().label(),
+            "2012-05"
+        );
         assert!(Period::parse("2013-13").is_err());
         assert!(Period::parse("13-05").is_err());
         assert!(Period::parse("2013-T4").is_err());

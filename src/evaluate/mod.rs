@@ -208,3 +208,8 @@ impl Evaluation {
             .find(|r| r.indicator == indicator && r.district == district)
     }
 }
+
+pub mod prepare;
+mod run;
+
+pub use run::{EvalOutcome, EvalWarning, evaluate};

@@ -1,0 +1,346 @@
+//! Runs the indicator functions for every scope (each district and the total) in parallel,
+//! for the report period and the same period a year earlier; then looks up targets and
+//! asks the pack's `uppfyllelse` rule for each status. Rule failures become `fel`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use rhai::{Dynamic, Map};
+use rust_decimal::Decimal;
+
+use super::prepare::Prepared;
+use super::{Direction, Evaluation, Figure, IndicatorDef, IndicatorResult, Status, Target, Unit};
+use crate::model::{Period, round_half_away};
+use crate::rules::api::{Underlag, figure_from_dynamic};
+use crate::rules::pack::{IndicatorSpec, ReportSettings, Targets, YearTargets};
+use crate::rules::{RuleError, RulePack};
+
+/// Something the controller should know about the figures (shown in Kontroll).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalWarning {
+    #[error("no utbetalningar at all for {month}, a month of the report period")]
+    MonthWithoutPayments { month: crate::model::Month },
+    #[error("{district} has no befolkning row for {year}: its shares are missing")]
+    DistrictWithoutPopulation { district: String, year: i32 },
+    #[error("no befolkning year up to {year}: population shares are missing")]
+    NoPopulation { year: i32 },
+    #[error("no utbetalningar were read: payment indicators are missing")]
+    NoPayments,
+}
+
+impl EvalWarning {
+    /// The warning in Swedish, for the Kontroll sheet.
+    pub fn message_sv(&self) -> String {
+        match self {
+            EvalWarning::MonthWithoutPayments { month } => format!(
+                "Inga utbetalningar alls för {} {}, en månad i rapportperioden",
+                month.name_sv(),
+                month.year
+            ),
+            EvalWarning::DistrictWithoutPopulation { district, year } => {
+                format!("{district} saknar befolkning för {year}: andelarna saknas")
+            }
+            EvalWarning::NoPopulation { year } => {
+                format!("Ingen befolkning för {year} eller tidigare år: andelarna saknas")
+            }
+            EvalWarning::NoPayments => {
+                "Inga utbetalningar lästes in: indikatorerna för utbetalningar saknas".into()
+            }
+        }
+    }
+}
+
+/// The evaluation plus what went wrong on the way.
+#[derive(Debug)]
+pub struct EvalOutcome {
+    pub evaluation: Evaluation,
+    /// Distinct rule errors; `IndicatorResult::rule_error` indexes this.
+    pub rule_errors: Vec<RuleError>,
+    pub warnings: Vec<EvalWarning>,
+}
+
+/// Computes every indicator for every district and the total.
+pub fn evaluate(
+    data: Arc<Prepared>,
+    pack: &RulePack,
+    settings: &ReportSettings,
+    specs: &[IndicatorSpec],
+    targets: &Result<Targets, RuleError>,
+    period: Period,
+) -> EvalOutcome {
+    let mut errors = ErrorList::default();
+    let scopes: Vec<usize> = (0..=data.total_scope()).collect();
+
+    // Figures first, in parallel over scopes; each is (current, previous).
+    type Computed = Result<(Figure, Figure), RuleError>;
+    let per_scope: Vec<Vec<Computed>> = scopes
+        .par_iter()
+        .map(|&scope| {
+            specs
+                .iter()
+                .map(|spec| {
+                    let current = compute(pack, &data, scope, period, spec)?;
+                    let previous = compute(pack, &data, scope, period.previous_year(), spec)?;
+                    Ok((current, previous))
+                })
+                .collect()
+        })
+        .collect();
+
+    let targets_error = targets.as_ref().err().map(|e| errors.index(e));
+    let year = period.calendar_year();
+    let mut results = Vec::with_capacity(specs.len() * scopes.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let def = &spec.def;
+        let year_targets: Option<&YearTargets> = targets
+            .as_ref()
+            .ok()
+            .and_then(|t| t.get(&def.id))
+            .and_then(|by_year| by_year.get(&year));
+        for &scope in &scopes {
+            let district = data.districts.get(scope).map(|_| scope);
+            let district_name = district.map(|d| data.district_names[d].as_str());
+            let target = year_targets.and_then(|t| {
+                district_name
+                    .and_then(|n| t.districts.get(n))
+                    .or(t.unit.as_ref())
+                    .cloned()
+            });
+            let kf_target = year_targets.and_then(|t| t.kf.clone());
+            let mut result = IndicatorResult {
+                indicator: i,
+                district,
+                current: Figure::default(),
+                previous: Figure::default(),
+                rounded: None,
+                target,
+                kf_target,
+                status: Status::Error,
+                comment: comment(&data, def, period, scope),
+                rule_error: None,
+                suppressed: false,
+            };
+            match &per_scope[scope][i] {
+                Err(e) => result.rule_error = Some(errors.index(e)),
+                Ok((current, previous)) => {
+                    result.current = current.clone();
+                    result.previous = previous.clone();
+                    result.rounded = current.value.map(|v| round_half_away(v, def.decimals));
+                    match targets_error {
+                        Some(e) => result.rule_error = Some(e),
+                        None => match fulfilment(pack, def, &result) {
+                            Ok(status) => result.status = status,
+                            Err(e) => result.rule_error = Some(errors.index(&e)),
+                        },
+                    }
+                }
+            }
+            result.suppressed = suppressed(settings.small_number_threshold, def, &result.current);
+            results.push(result);
+        }
+    }
+
+    let warnings = warnings(&data, period);
+    let population_year = data.population_year(year);
+    EvalOutcome {
+        evaluation: Evaluation {
+            period,
+            title: settings.title.clone(),
+            file_stem: settings.file_stem.clone(),
+            districts: data.district_names.clone(),
+            indicators: specs.iter().map(|s| s.def.clone()).collect(),
+            results,
+            population_year,
+        },
+        rule_errors: errors.0,
+        warnings,
+    }
+}
+
+/// Distinct rule errors in first-seen order.
+#[derive(Default)]
+struct ErrorList(Vec<RuleError>);
+
+impl ErrorList {
+    fn index(&mut self, e: &RuleError) -> usize {
+        match self.0.iter().position(|x| x == e) {
+            Some(i) => i,
+            None => {
+                self.0.push(e.clone());
+                self.0.len() - 1
+            }
+        }
+    }
+}
+
+fn compute(
+    pack: &RulePack,
+    data: &Arc<Prepared>,
+    scope: usize,
+    period: Period,
+    spec: &IndicatorSpec,
+) -> Result<Figure, RuleError> {
+    let u = Underlag {
+        data: data.clone(),
+        scope,
+        period,
+        indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
+    };
+    let value = pack.call(&spec.function, (u,))?;
+    figure_from_dynamic(&value).map_err(|message| {
+        let file = pack.file_defining(&spec.function);
+        let (display, line) = match file {
+            Some(f) => (
+                pack.files[f].display.clone(),
+                pack.function_lines(f, &spec.function).map_or(0, |l| l.0),
+            ),
+            None => ("rules".into(), 0),
+        };
+        RuleError {
+            file: display,
+            line,
+            column: usize::from(line > 0),
+            message: format!(
+                "{}() returned something that is not a figure: {message}",
+                spec.function
+            ),
+            source_line: None,
+        }
+    })
+}
+
+fn decimal(v: Option<Decimal>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, Dynamic::from_decimal)
+}
+
+fn target_dynamic(t: &Option<Target>) -> Dynamic {
+    match t {
+        None => Dynamic::UNIT,
+        Some(Target::Value(v)) => Dynamic::from_decimal(*v),
+        Some(Target::Decrease) => "minska".into(),
+        Some(Target::Increase) => "öka".into(),
+    }
+}
+
+/// Asks the pack's `uppfyllelse(f)` for the status, with both values rounded to the
+/// indicator's decimals (half away from zero) as the SPEC compares them.
+fn fulfilment(
+    pack: &RulePack,
+    def: &IndicatorDef,
+    r: &IndicatorResult,
+) -> Result<Status, RuleError> {
+    let mut m = Map::new();
+    m.insert("utfall".into(), decimal(r.rounded));
+    m.insert(
+        "foregaende".into(),
+        decimal(r.previous.value.map(|v| round_half_away(v, def.decimals))),
+    );
+    m.insert("mal".into(), target_dynamic(&r.target));
+    m.insert(
+        "riktning".into(),
+        match def.direction {
+            Direction::LowerIsBetter => "lägre".into(),
+            Direction::HigherIsBetter => "högre".into(),
+        },
+    );
+    m.insert(
+        "decimaler".into(),
+        Dynamic::from_int(i64::from(def.decimals)),
+    );
+    m.insert("indikator".into(), def.id.clone().into());
+    let value = pack.call("uppfyllelse", (m,))?;
+    let code = value.clone().into_string().unwrap_or_default();
+    Status::parse_code(code.trim()).ok_or_else(|| {
+        let f = pack.file_defining("uppfyllelse");
+        let (file, line) = match f {
+            Some(f) => (
+                pack.files[f].display.clone(),
+                pack.function_lines(f, "uppfyllelse").map_or(0, |l| l.0),
+            ),
+            None => ("rules".into(), 0),
+        };
+        RuleError {
+            file,
+            line,
+            column: usize::from(line > 0),
+            message: format!(
+                "uppfyllelse() returned {code:?}; expected helt, delvis, ej, ingen_malsattning, saknas or fel"
+            ),
+            source_line: None,
+        }
+    })
+}
+
+/// The comment for an indicator in `manuella_utfall` (Kommentar), newest row winning.
+fn comment(data: &Prepared, def: &IndicatorDef, period: Period, scope: usize) -> Option<String> {
+    let t = data.tables.get("manuella_utfall")?;
+    let (ind, per, com) = (
+        t.text("Indikator")?,
+        t.text("Period")?,
+        t.text("Kommentar")?,
+    );
+    let district = t.text("Stadsdel");
+    let own = data.district_of(scope);
+    let label = period.label().to_lowercase();
+    let matches = |s: &str, want: &str| s.trim().to_lowercase() == want.to_lowercase();
+    let mut found = None;
+    for i in 0..t.len() {
+        let (Some(id), Some(p), Some(c)) = (ind[i], per[i], com[i]) else {
+            continue;
+        };
+        let id_text = data.interner.resolve(id);
+        if district.and_then(|d| d[i]) == own
+            && (matches(id_text, &def.id) || matches(id_text, &def.name))
+            && data.interner.resolve(p).trim().to_lowercase() == label
+        {
+            found = Some(data.interner.resolve(c).to_string());
+        }
+    }
+    found
+}
+
+/// Small numbers hidden for secrecy: a count below the threshold, or a share whose
+/// numerator is (zero is shown: it discloses nobody).
+fn suppressed(threshold: Option<Decimal>, def: &IndicatorDef, f: &Figure) -> bool {
+    let Some(limit) = threshold else { return false };
+    let small = |v: Option<Decimal>| v.is_some_and(|x| x > Decimal::ZERO && x < limit);
+    match def.unit {
+        Unit::Count => small(f.value),
+        Unit::Percent => small(f.numerator),
+        _ => false,
+    }
+}
+
+fn warnings(data: &Prepared, period: Period) -> Vec<EvalWarning> {
+    let mut out = Vec::new();
+    if data.months_present.is_empty() {
+        out.push(EvalWarning::NoPayments);
+    } else {
+        for m in period.months() {
+            if !data.months_present.contains(&m) {
+                out.push(EvalWarning::MonthWithoutPayments { month: m });
+            }
+        }
+    }
+    let year = period.calendar_year();
+    match data.population_year(year) {
+        None => out.push(EvalWarning::NoPopulation { year }),
+        Some(y) => {
+            let by_district: BTreeMap<_, _> = data
+                .population
+                .get(&y)
+                .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+                .unwrap_or_default();
+            for (d, name) in data.districts.iter().zip(&data.district_names) {
+                if !by_district.contains_key(d) {
+                    out.push(EvalWarning::DistrictWithoutPopulation {
+                        district: name.clone(),
+                        year: y,
+                    });
+                }
+            }
+        }
+    }
+    out
+}

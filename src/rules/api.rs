@@ -1,0 +1,698 @@
+//! The native functions rule scripts call. Scripts get typed views of the prepared data
+//! (`Underlag` for one district or the total in one period, `Hushallsmanader` for a set of
+//! household-months, `Rader` for rows of any dataset) and aggregate them natively, so no
+//! script runs per input row. Scripts return values; they never format.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, Map, Position};
+use rust_decimal::Decimal;
+
+use crate::evaluate::Figure;
+use crate::evaluate::prepare::{HouseholdMonth, Prepared, col};
+use crate::model::{ColumnData, Date, Month, Period, Sym, Table, days_in_month, round_half_away};
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+fn fail<T>(message: impl Into<String>) -> Fallible<T> {
+    Err(Box::new(EvalAltResult::ErrorRuntime(
+        Dynamic::from(message.into()),
+        Position::NONE,
+    )))
+}
+
+/// The data of one scope (a district or the total) for one report period, as scripts see
+/// it: `u.aktiva()`, `u.befolkning("Barn0_17")`, `u.rader("avslut")`.
+#[derive(Clone)]
+pub struct Underlag {
+    pub data: Arc<Prepared>,
+    pub scope: usize,
+    pub period: Period,
+    /// The indicator being computed (id, name), for `manuellt()`.
+    pub indicator: Option<(String, String)>,
+}
+
+/// A set of household-months of one scope (indices into its sorted vector).
+#[derive(Clone)]
+pub struct Hushallsmanader {
+    data: Arc<Prepared>,
+    scope: usize,
+    selection: Arc<Vec<u32>>,
+}
+
+/// Rows of one dataset within one scope.
+#[derive(Clone)]
+pub struct Rader {
+    data: Arc<Prepared>,
+    table: Arc<Table>,
+    period: Period,
+    selection: Arc<Vec<u32>>,
+}
+
+/// Every function registered for scripts, with its signature and a one-line description,
+/// in the order the README documents them. A unit test checks this against the engine.
+pub const API: &[(&str, &str)] = &[
+    (
+        "manader(u)",
+        "number of months in the report period (January..end)",
+    ),
+    ("ar(u)", "the report year"),
+    ("stadsdel(u)", "the district's name, or () for the total"),
+    (
+        "aktiva(u)",
+        "active household-months (net paid > 0) in the period",
+    ),
+    (
+        "aktiva_sista_manaden(u)",
+        "active household-months in the period's last month",
+    ),
+    (
+        "aktiva_fonster(u, n)",
+        "active household-months in the n months ending with the period's last month; () when the window starts before the first month in the data",
+    ),
+    (
+        "utbetalt(u)",
+        "Σ Belopp of every payment row in the period (corrections included)",
+    ),
+    (
+        "befolkning(u, kolumn)",
+        "population column (Folkmangd, Barn0_17, Unga18_24, Vuxna18plus) of the latest year not after the report year; () when missing",
+    ),
+    (
+        "rader(u, dataset)",
+        "rows of a dataset in this district (or all report districts)",
+    ),
+    (
+        "manuellt(u)",
+        "the manual outcome (manuella_utfall) for this indicator, period and district; ()",
+    ),
+    (
+        "manuellt(u, indikator)",
+        "the manual outcome of another indicator id or name",
+    ),
+    (
+        "antal(h)",
+        "number of household-months (or rows) in the set",
+    ),
+    ("hushall(h)", "number of distinct households in the set"),
+    (
+        "summa(h, falt)",
+        "Σ of AntalVuxna, AntalBarn, AntalUnga18_24, Personer or Belopp",
+    ),
+    (
+        "storsta_per_hushall(h, falt)",
+        "Σ over distinct households of their largest value of the field in the set",
+    ),
+    (
+        "dar(h, falt, varde)",
+        "household-months where Forsorjningshinder or AktuellJobbtorg equals the value",
+    ),
+    (
+        "minst_manader(h, n)",
+        "household-months of households present in at least n months of the set",
+    ),
+    ("antal(r)", "number of rows"),
+    ("summa(r, kolumn)", "Σ of a number column"),
+    ("unika(r, kolumn)", "number of distinct values of a column"),
+    (
+        "dar(r, kolumn, varde)",
+        "rows whose column equals the value (text ignores case; Ja/Nej for yes/no)",
+    ),
+    (
+        "dar_en_av(r, kolumn, varden)",
+        "rows whose column equals any of an array of values",
+    ),
+    (
+        "i_perioden(r, kolumn)",
+        "rows whose date or month column lies in the report period",
+    ),
+    (
+        "pagaende(r, start, slut)",
+        "rows started by the period's end and not ended by it (empty slut = ongoing)",
+    ),
+    (
+        "kvot(taljare, namnare)",
+        "a figure: taljare ÷ namnare with its underlag; () when namnare is 0",
+    ),
+    (
+        "andel(taljare, namnare)",
+        "a figure in percent: taljare ÷ namnare × 100",
+    ),
+    (
+        "antal(x)",
+        "a count figure: the value with numerator x and no denominator",
+    ),
+    ("varde(x)", "a figure with only a value (manual outcomes)"),
+    ("saknas()", "a missing figure"),
+    (
+        "avrunda(x, decimaler)",
+        "x rounded half away from zero (31,25 → 31,3)",
+    ),
+];
+
+/// Registers the native types and functions on the engine.
+pub fn register(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<Underlag>("Underlag")
+        .register_type_with_name::<Hushallsmanader>("Hushallsmanader")
+        .register_type_with_name::<Rader>("Rader");
+
+    engine
+        .register_fn("manader", |u: &mut Underlag| INT::from(u.period.month_count()))
+        .register_fn("ar", |u: &mut Underlag| INT::from(u.period.calendar_year()))
+        .register_fn("stadsdel", |u: &mut Underlag| -> Dynamic {
+            u.data
+                .district_of(u.scope)
+                .map_or(Dynamic::UNIT, |d| u.data.interner.resolve(d).into())
+        })
+        .register_fn("aktiva", |u: &mut Underlag| {
+            let p = u.period;
+            u.households(|hm| hm.is_active() && p.contains(hm.month))
+        })
+        .register_fn("aktiva_sista_manaden", |u: &mut Underlag| {
+            let end = u.period.end;
+            u.households(|hm| hm.is_active() && hm.month == end)
+        })
+        .register_fn("aktiva_fonster", |u: &mut Underlag, n: INT| -> Fallible<Dynamic> {
+            if !(1..=120).contains(&n) {
+                return fail(format!("aktiva_fonster: {n} months is not 1..120"));
+            }
+            let end = u.period.end;
+            let start = end.plus(-(n as i32) + 1);
+            match u.data.first_month() {
+                Some(first) if first <= start => Ok(Dynamic::from(
+                    u.households(|hm| hm.is_active() && hm.month >= start && hm.month <= end),
+                )),
+                _ => Ok(Dynamic::UNIT),
+            }
+        })
+        .register_fn("utbetalt", |u: &mut Underlag| -> Decimal {
+            let p = u.period;
+            u.data.scopes[u.scope]
+                .paid
+                .iter()
+                .filter(|(m, _)| p.contains(**m))
+                .map(|(_, v)| *v)
+                .sum()
+        })
+        .register_fn("befolkning", |u: &mut Underlag, column: &str| -> Fallible<Dynamic> {
+            let Some(year) = u.data.population_year(u.period.calendar_year()) else {
+                return Ok(Dynamic::UNIT);
+            };
+            let Some(pop) = u.data.population_of(u.scope, year) else {
+                return Ok(Dynamic::UNIT);
+            };
+            match pop.get(column) {
+                Some(v) => Ok(v.map_or(Dynamic::UNIT, Dynamic::from_decimal)),
+                None => fail(format!(
+                    "befolkning: unknown column {column:?} (Folkmangd, Barn0_17, Unga18_24, Vuxna18plus)"
+                )),
+            }
+        })
+        .register_fn("rader", |u: &mut Underlag, dataset: &str| u.rows(dataset))
+        .register_fn("manuellt", |u: &mut Underlag| -> Fallible<Dynamic> {
+            let Some((id, name)) = u.indicator.clone() else {
+                return fail("manuellt(): no current indicator; give its id");
+            };
+            Ok(u.manual(&[id.as_str(), name.as_str()]))
+        })
+        .register_fn("manuellt", |u: &mut Underlag, indicator: &str| -> Fallible<Dynamic> {
+            Ok(u.manual(&[indicator]))
+        });
+
+    engine
+        .register_fn("antal", |h: &mut Hushallsmanader| {
+            Decimal::from(h.selection.len())
+        })
+        .register_fn("hushall", |h: &mut Hushallsmanader| {
+            let mut seen: Vec<u32> = h.iter().map(|hm| hm.household).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            Decimal::from(seen.len())
+        })
+        .register_fn(
+            "summa",
+            |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
+                let f = household_field(field)?;
+                Ok(h.iter().map(f).sum())
+            },
+        )
+        .register_fn(
+            "storsta_per_hushall",
+            |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
+                let f = household_field(field)?;
+                let mut largest: HashMap<u32, Decimal> = HashMap::new();
+                for hm in h.iter() {
+                    let v = f(hm);
+                    largest
+                        .entry(hm.household)
+                        .and_modify(|x| *x = (*x).max(v))
+                        .or_insert(v);
+                }
+                Ok(largest.values().copied().sum())
+            },
+        )
+        .register_fn(
+            "dar",
+            |h: &mut Hushallsmanader, field: &str, value: Dynamic| -> Fallible<Hushallsmanader> {
+                h.where_field(field, &value)
+            },
+        )
+        .register_fn("minst_manader", |h: &mut Hushallsmanader, n: INT| {
+            let mut months: HashMap<u32, INT> = HashMap::new();
+            for hm in h.iter() {
+                *months.entry(hm.household).or_default() += 1;
+            }
+            h.filter(|hm| months.get(&hm.household).copied().unwrap_or(0) >= n)
+        });
+
+    engine
+        .register_fn("antal", |r: &mut Rader| Decimal::from(r.selection.len()))
+        .register_fn(
+            "summa",
+            |r: &mut Rader, column: &str| -> Fallible<Decimal> {
+                match r.table.number(column) {
+                    Some(v) => Ok(r.selection.iter().filter_map(|&i| v[i as usize]).sum()),
+                    None => fail(format!(
+                        "summa: {column:?} is not a number column of this dataset"
+                    )),
+                }
+            },
+        )
+        .register_fn(
+            "unika",
+            |r: &mut Rader, column: &str| -> Fallible<Decimal> { r.distinct(column) },
+        )
+        .register_fn(
+            "dar",
+            |r: &mut Rader, column: &str, value: Dynamic| -> Fallible<Rader> {
+                r.where_any(column, std::slice::from_ref(&value))
+            },
+        )
+        .register_fn(
+            "dar_en_av",
+            |r: &mut Rader, column: &str, values: Array| -> Fallible<Rader> {
+                r.where_any(column, &values)
+            },
+        )
+        .register_fn(
+            "i_perioden",
+            |r: &mut Rader, column: &str| -> Fallible<Rader> { r.in_period(column) },
+        )
+        .register_fn(
+            "pagaende",
+            |r: &mut Rader, start: &str, end: &str| -> Fallible<Rader> { r.ongoing(start, end) },
+        );
+
+    engine
+        .register_fn("kvot", |t: Dynamic, n: Dynamic| -> Fallible<Map> {
+            ratio(&t, &n, Decimal::ONE)
+        })
+        .register_fn("andel", |t: Dynamic, n: Dynamic| -> Fallible<Map> {
+            ratio(&t, &n, Decimal::ONE_HUNDRED)
+        })
+        .register_fn("antal", |x: Dynamic| -> Fallible<Map> {
+            let v = number(&x, "antal")?;
+            Ok(figure_map(v, v, None))
+        })
+        .register_fn("varde", |x: Dynamic| -> Fallible<Map> {
+            let v = number(&x, "varde")?;
+            Ok(figure_map(v, None, None))
+        })
+        .register_fn("saknas", || figure_map(None, None, None))
+        .register_fn(
+            "avrunda",
+            |x: Dynamic, decimals: INT| -> Fallible<Dynamic> {
+                let Some(v) = number(&x, "avrunda")? else {
+                    return Ok(Dynamic::UNIT);
+                };
+                let dp = u32::try_from(decimals).unwrap_or(0).min(20);
+                Ok(Dynamic::from_decimal(round_half_away(v, dp)))
+            },
+        );
+}
+
+/// Reads a script value as a number: INT, Decimal or () (missing).
+pub fn number(x: &Dynamic, what: &str) -> Fallible<Option<Decimal>> {
+    if x.is_unit() {
+        return Ok(None);
+    }
+    if let Ok(i) = x.as_int() {
+        return Ok(Some(Decimal::from(i)));
+    }
+    if let Ok(d) = x.as_decimal() {
+        return Ok(Some(d));
+    }
+    fail(format!("{what}: expected a number, got {}", x.type_name()))
+}
+
+fn ratio(t: &Dynamic, n: &Dynamic, scale: Decimal) -> Fallible<Map> {
+    let t = number(t, "kvot/andel täljare")?;
+    let n = number(n, "kvot/andel nämnare")?;
+    let value = match (t, n) {
+        (Some(t), Some(n)) if !n.is_zero() => t.checked_div(n).and_then(|q| q.checked_mul(scale)),
+        _ => None,
+    };
+    Ok(figure_map(value, t, n))
+}
+
+fn figure_map(
+    value: Option<Decimal>,
+    numerator: Option<Decimal>,
+    denominator: Option<Decimal>,
+) -> Map {
+    let d = |v: Option<Decimal>| v.map_or(Dynamic::UNIT, Dynamic::from_decimal);
+    let mut m = Map::new();
+    m.insert("varde".into(), d(value));
+    m.insert("taljare".into(), d(numerator));
+    m.insert("namnare".into(), d(denominator));
+    m
+}
+
+/// Converts what an indicator function returned into a `Figure`: a map from
+/// `kvot`/`andel`/`antal`/`varde`, a bare number, or () for missing.
+pub fn figure_from_dynamic(x: &Dynamic) -> Result<Figure, String> {
+    if let Some(m) = x.read_lock::<Map>() {
+        let get = |k: &str| -> Result<Option<Decimal>, String> {
+            match m.get(k) {
+                None => Ok(None),
+                Some(v) => number(v, k).map_err(|e| e.to_string()),
+            }
+        };
+        return Ok(Figure {
+            value: get("varde")?,
+            numerator: get("taljare")?,
+            denominator: get("namnare")?,
+        });
+    }
+    let value = number(x, "indicator result").map_err(|e| e.to_string())?;
+    Ok(Figure {
+        value,
+        numerator: None,
+        denominator: None,
+    })
+}
+
+fn household_field(field: &str) -> Fallible<fn(&HouseholdMonth) -> Decimal> {
+    Ok(match field {
+        "AntalVuxna" => |hm| Decimal::from(hm.adults),
+        "AntalBarn" => |hm| Decimal::from(hm.children),
+        "AntalUnga18_24" => |hm| Decimal::from(hm.young),
+        "Personer" => |hm| Decimal::from(hm.adults + hm.children),
+        "Belopp" => |hm| hm.net,
+        other => {
+            return fail(format!(
+                "unknown household field {other:?} (AntalVuxna, AntalBarn, AntalUnga18_24, Personer, Belopp)"
+            ));
+        }
+    })
+}
+
+/// Text comparison for script values: trimmed, case-insensitive.
+fn same_text(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+/// Reads a yes/no script value: true/false or the words the exports use.
+fn yes_no(value: &Dynamic) -> Option<bool> {
+    if let Ok(b) = value.as_bool() {
+        return Some(b);
+    }
+    let s = value.clone().into_string().ok()?;
+    match s.trim().to_lowercase().as_str() {
+        "ja" | "j" | "1" | "x" | "true" => Some(true),
+        "nej" | "n" | "0" | "" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+impl Underlag {
+    fn households(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
+        let months = &self.data.scopes[self.scope].months;
+        let selection = months
+            .iter()
+            .enumerate()
+            .filter(|(_, hm)| keep(hm))
+            .map(|(i, _)| i as u32)
+            .collect();
+        Hushallsmanader {
+            data: self.data.clone(),
+            scope: self.scope,
+            selection: Arc::new(selection),
+        }
+    }
+
+    fn rows(&self, dataset: &str) -> Fallible<Rader> {
+        let Some(table) = self.data.tables.get(dataset) else {
+            let known: Vec<&str> = self.data.tables.keys().map(String::as_str).collect();
+            return fail(format!(
+                "unknown dataset {dataset:?} (known: {})",
+                known.join(", ")
+            ));
+        };
+        let selection: Vec<u32> = match table.text(col::DISTRICT) {
+            Some(districts) => {
+                let wanted: Vec<Sym> = match self.data.district_of(self.scope) {
+                    Some(d) => vec![d],
+                    None => self.data.districts.clone(),
+                };
+                (0..table.len() as u32)
+                    .filter(|&i| districts[i as usize].is_some_and(|d| wanted.contains(&d)))
+                    .collect()
+            }
+            None => (0..table.len() as u32).collect(),
+        };
+        Ok(Rader {
+            data: self.data.clone(),
+            table: table.clone(),
+            period: self.period,
+            selection: Arc::new(selection),
+        })
+    }
+
+    /// The newest non-missing manual outcome for the period and this scope.
+    fn manual(&self, names: &[&str]) -> Dynamic {
+        let Some(t) = self.data.tables.get("manuella_utfall") else {
+            return Dynamic::UNIT;
+        };
+        let (Some(ind), Some(per), Some(val)) =
+            (t.text("Indikator"), t.text("Period"), t.number("Utfall"))
+        else {
+            return Dynamic::UNIT;
+        };
+        let district = t.text(col::DISTRICT);
+        let interner = &self.data.interner;
+        let label = self.period.label();
+        let own = self.data.district_of(self.scope);
+        let mut found = None;
+        for i in 0..t.len() {
+            let (Some(id), Some(p), Some(v)) = (ind[i], per[i], val[i]) else {
+                continue;
+            };
+            let row_district = district.and_then(|d| d[i]);
+            if row_district != own {
+                continue;
+            }
+            if !names.iter().any(|n| same_text(interner.resolve(id), n)) {
+                continue;
+            }
+            if same_text(interner.resolve(p), &label) {
+                found = Some(v);
+            }
+        }
+        found.map_or(Dynamic::UNIT, Dynamic::from_decimal)
+    }
+}
+
+impl Hushallsmanader {
+    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
+        let months = &self.data.scopes[self.scope].months;
+        self.selection.iter().map(move |&i| &months[i as usize])
+    }
+
+    fn filter(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
+        let months = &self.data.scopes[self.scope].months;
+        let selection = self
+            .selection
+            .iter()
+            .copied()
+            .filter(|&i| keep(&months[i as usize]))
+            .collect();
+        Hushallsmanader {
+            data: self.data.clone(),
+            scope: self.scope,
+            selection: Arc::new(selection),
+        }
+    }
+
+    fn where_field(&self, field: &str, value: &Dynamic) -> Fallible<Hushallsmanader> {
+        match field {
+            "Forsorjningshinder" => {
+                let Ok(wanted) = value.clone().into_string() else {
+                    return fail("dar(\"Forsorjningshinder\", …) needs a text value");
+                };
+                let interner = self.data.interner.clone();
+                let unemployment = crate::evaluate::prepare::is_unemployment(&wanted);
+                Ok(self.filter(|hm| {
+                    if unemployment {
+                        hm.unemployed
+                    } else {
+                        hm.reason
+                            .is_some_and(|r| same_text(interner.resolve(r), &wanted))
+                    }
+                }))
+            }
+            "AktuellJobbtorg" => match yes_no(value) {
+                Some(b) => Ok(self.filter(|hm| hm.jobbtorg == b)),
+                None => fail("dar(\"AktuellJobbtorg\", …) needs Ja/Nej or true/false"),
+            },
+            other => fail(format!(
+                "dar: household-months can be filtered on Forsorjningshinder or AktuellJobbtorg, not {other:?}"
+            )),
+        }
+    }
+}
+
+impl Rader {
+    fn column(&self, name: &str) -> Fallible<&ColumnData> {
+        match self.table.column(name) {
+            Some(c) => Ok(c),
+            None => fail(format!(
+                "dataset {} has no column {name:?}",
+                self.table.spec.name
+            )),
+        }
+    }
+
+    fn with(&self, selection: Vec<u32>) -> Rader {
+        Rader {
+            data: self.data.clone(),
+            table: self.table.clone(),
+            period: self.period,
+            selection: Arc::new(selection),
+        }
+    }
+
+    fn keep(&self, mut f: impl FnMut(usize) -> bool) -> Rader {
+        self.with(
+            self.selection
+                .iter()
+                .copied()
+                .filter(|&i| f(i as usize))
+                .collect(),
+        )
+    }
+
+    fn distinct(&self, name: &str) -> Fallible<Decimal> {
+        let c = self.column(name)?;
+        let mut keys: Vec<String> = self
+            .selection
+            .iter()
+            .filter_map(|&i| cell_key(c, i as usize, &self.data))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(Decimal::from(keys.len()))
+    }
+
+    fn where_any(&self, name: &str, values: &[Dynamic]) -> Fallible<Rader> {
+        let c = self.column(name)?;
+        Ok(match c {
+            ColumnData::Text(v) => {
+                let wanted: Vec<String> = values
+                    .iter()
+                    .filter_map(|x| x.clone().into_string().ok())
+                    .map(|s| s.trim().to_lowercase())
+                    .collect();
+                let interner = &self.data.interner;
+                let mut memo: HashMap<Sym, bool> = HashMap::new();
+                let mut hit = |s: Sym| {
+                    *memo.entry(s).or_insert_with(|| {
+                        let t = interner.resolve(s).trim().to_lowercase();
+                        wanted.contains(&t)
+                    })
+                };
+                self.keep(|i| v[i].is_some_and(&mut hit))
+            }
+            ColumnData::Bool(v) => {
+                let wanted: Vec<bool> = values.iter().filter_map(yes_no).collect();
+                self.keep(|i| wanted.contains(&v[i].unwrap_or(false)))
+            }
+            ColumnData::Number(v) => {
+                let wanted: Vec<Decimal> = values
+                    .iter()
+                    .filter_map(|x| number(x, "dar").ok().flatten())
+                    .collect();
+                self.keep(|i| v[i].is_some_and(|x| wanted.contains(&x)))
+            }
+            ColumnData::Integer(v) => {
+                let wanted: Vec<Decimal> = values
+                    .iter()
+                    .filter_map(|x| number(x, "dar").ok().flatten())
+                    .collect();
+                self.keep(|i| v[i].is_some_and(|x| wanted.contains(&Decimal::from(x))))
+            }
+            ColumnData::Month(_) | ColumnData::Date(_) => {
+                return fail(format!("dar: use i_perioden for the date column {name:?}"));
+            }
+        })
+    }
+
+    fn in_period(&self, name: &str) -> Fallible<Rader> {
+        let p = self.period;
+        Ok(match self.column(name)? {
+            ColumnData::Date(v) => self.keep(|i| v[i].is_some_and(|d| p.contains(d.month()))),
+            ColumnData::Month(v) => self.keep(|i| v[i].is_some_and(|m| p.contains(m))),
+            ColumnData::Integer(v) => {
+                let y = i64::from(p.calendar_year());
+                self.keep(|i| v[i] == Some(y))
+            }
+            _ => {
+                return fail(format!(
+                    "i_perioden: {name:?} is not a date, month or year column"
+                ));
+            }
+        })
+    }
+
+    fn ongoing(&self, start: &str, end: &str) -> Fallible<Rader> {
+        let last_day = period_end_date(self.period.end);
+        let starts = dates(self.column(start)?, start)?;
+        let ends = dates(self.column(end)?, end)?;
+        Ok(self.keep(|i| {
+            let started = starts(i).is_none_or(|d| d <= last_day);
+            let open = ends(i).is_none_or(|d| d > last_day);
+            started && open
+        }))
+    }
+}
+
+fn period_end_date(m: Month) -> Date {
+    Date {
+        year: m.year,
+        month: m.month,
+        day: days_in_month(m) as u8,
+    }
+}
+
+/// A date accessor over a Date or Month column (a month counts as its last day).
+fn dates<'a>(c: &'a ColumnData, name: &str) -> Fallible<Box<dyn Fn(usize) -> Option<Date> + 'a>> {
+    match c {
+        ColumnData::Date(v) => Ok(Box::new(move |i| v[i])),
+        ColumnData::Month(v) => Ok(Box::new(move |i| v[i].map(period_end_date))),
+        _ => fail(format!("{name:?} is not a date column")),
+    }
+}
+
+/// A comparable text key for a cell, for distinct counts.
+fn cell_key(c: &ColumnData, i: usize, data: &Prepared) -> Option<String> {
+    match c {
+        ColumnData::Text(v) => v[i].map(|s| data.interner.resolve(s).to_string()),
+        ColumnData::Number(v) => v[i].map(|x| x.normalize().to_string()),
+        ColumnData::Integer(v) => v[i].map(|x| x.to_string()),
+        ColumnData::Month(v) => v[i].map(|x| x.to_string()),
+        ColumnData::Date(v) => v[i].map(|x| x.to_string()),
+        ColumnData::Bool(v) => v[i].map(|x| x.to_string()),
+    }
+}
