@@ -213,3 +213,6 @@ pub mod prepare;
 mod run;
 
 pub use run::{EvalOutcome, EvalWarning, evaluate};
+
+#[cfg(test)]
+mod tests;

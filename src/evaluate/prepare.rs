@@ -100,6 +100,8 @@ pub struct Prepared {
     pub tables: BTreeMap<String, Arc<Table>>,
     /// Months with any `utbetalningar` row at all.
     pub months_present: BTreeSet<Month>,
+    /// Every dataset the run knows (read or not), for rule error messages.
+    pub known_datasets: Vec<String>,
 }
 
 impl Prepared {
@@ -160,6 +162,7 @@ pub enum HouseholdIdentity {
 pub fn prepare(
     interner: Interner,
     tables: BTreeMap<String, Table>,
+    known_datasets: Vec<String>,
     listed_districts: Option<&[String]>,
     identity: HouseholdIdentity,
 ) -> Prepared {
@@ -202,6 +205,7 @@ pub fn prepare(
         population,
         tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         months_present,
+        known_datasets,
     }
 }
 

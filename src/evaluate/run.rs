@@ -187,7 +187,15 @@ fn compute(
         period,
         indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
     };
+    crate::rules::api::reset_missing_datasets();
+    crate::rules::api::reset_missing_datasets();
     let value = pack.call(&spec.function, (u,))?;
+    if !crate::rules::api::take_missing_datasets().is_empty() {
+        return Ok(Figure::default());
+    }
+    if !crate::rules::api::take_missing_datasets().is_empty() {
+        return Ok(Figure::default());
+    }
     figure_from_dynamic(&value).map_err(|message| {
         let file = pack.file_defining(&spec.function);
         let (display, line) = match file {

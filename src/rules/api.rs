@@ -15,6 +15,22 @@ use crate::model::{ColumnData, Date, Month, Period, Sym, Table, days_in_month, r
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
+thread_local! {
+    /// Datasets a rule asked for that no input file provided, during the current call.
+    static MISSING_DATASETS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Clears the record of missing datasets before a rule call.
+pub fn reset_missing_datasets() {
+    MISSING_DATASETS.with(|m| m.borrow_mut().clear());
+}
+
+/// The datasets the last rule call needed but the input did not have. A figure built on
+/// one of them is `saknas`, never 0.
+pub fn take_missing_datasets() -> Vec<String> {
+    MISSING_DATASETS.with(|m| std::mem::take(&mut *m.borrow_mut()))
+}
+
 fn fail<T>(message: impl Into<String>) -> Fallible<T> {
     Err(Box::new(EvalAltResult::ErrorRuntime(
         Dynamic::from(message.into()),
@@ -48,6 +64,9 @@ pub struct Rader {
     table: Arc<Table>,
     period: Period,
     selection: Arc<Vec<u32>>,
+    /// The dataset is not in the input at all: every operation gives an empty result and
+    /// the figure becomes `saknas`.
+    absent: bool,
 }
 
 /// Every function registered for scripts, with its signature and a one-line description,
@@ -444,12 +463,23 @@ impl Underlag {
     }
 
     fn rows(&self, dataset: &str) -> Fallible<Rader> {
-        let Some(table) = self.data.tables.get(dataset) else {
-            let known: Vec<&str> = self.data.tables.keys().map(String::as_str).collect();
-            return fail(format!(
-                "unknown dataset {dataset:?} (known: {})",
-                known.join(", ")
-            ));
+        let Some(table) = self.data.tables.get(dataset).filter(|t| !t.is_empty()) else {
+            if !self.data.known_datasets.iter().any(|d| d == dataset) {
+                let known = self.data.known_datasets.join(", ");
+                return fail(format!("unknown dataset {dataset:?} (known: {known})"));
+            }
+            MISSING_DATASETS.with(|m| m.borrow_mut().push(dataset.to_string()));
+            return Ok(Rader {
+                data: self.data.clone(),
+                table: Arc::new(Table::new(Arc::new(crate::model::DatasetSpec {
+                    name: dataset.to_string(),
+                    columns: Vec::new(),
+                    replace_by: None,
+                }))),
+                period: self.period,
+                selection: Arc::new(Vec::new()),
+                absent: true,
+            });
         };
         let selection: Vec<u32> = match table.text(col::DISTRICT) {
             Some(districts) => {
@@ -468,6 +498,7 @@ impl Underlag {
             table: table.clone(),
             period: self.period,
             selection: Arc::new(selection),
+            absent: false,
         })
     }
 
@@ -556,6 +587,10 @@ impl Hushallsmanader {
 
 impl Rader {
     fn column(&self, name: &str) -> Fallible<&ColumnData> {
+        static EMPTY: ColumnData = ColumnData::Bool(Vec::new());
+        if self.absent {
+            return Ok(&EMPTY);
+        }
         match self.table.column(name) {
             Some(c) => Ok(c),
             None => fail(format!(
@@ -571,6 +606,7 @@ impl Rader {
             table: self.table.clone(),
             period: self.period,
             selection: Arc::new(selection),
+            absent: self.absent,
         }
     }
 
@@ -641,6 +677,9 @@ impl Rader {
 
     fn in_period(&self, name: &str) -> Fallible<Rader> {
         let p = self.period;
+        if self.absent {
+            return Ok(self.clone());
+        }
         Ok(match self.column(name)? {
             ColumnData::Date(v) => self.keep(|i| v[i].is_some_and(|d| p.contains(d.month()))),
             ColumnData::Month(v) => self.keep(|i| v[i].is_some_and(|m| p.contains(m))),
@@ -657,6 +696,9 @@ impl Rader {
     }
 
     fn ongoing(&self, start: &str, end: &str) -> Fallible<Rader> {
+        if self.absent {
+            return Ok(self.clone());
+        }
         let last_day = period_end_date(self.period.end);
         let starts = dates(self.column(start)?, start)?;
         let ends = dates(self.column(end)?, end)?;
