@@ -20,6 +20,10 @@ const MAX_DECIMALS: u32 = 10;
 /// Excel's limit on the length of a cell's text.
 const MAX_TEXT_CHARS: usize = 32_767;
 const DEFAULT_COLUMN_WIDTH: f64 = 12.0;
+/// Sheets up to this total width (in characters) are shrunk to one page wide when
+/// printed; wider ones (Per stadsdel at national scale) would become unreadable, so
+/// they print across pages with the frozen columns repeated.
+const FIT_WIDTH_CHARS: f64 = 320.0;
 
 const GREEN: u32 = 0x00_80_3C;
 const YELLOW: u32 = 0xB8_86_00;
@@ -92,6 +96,7 @@ fn layout(
         .chain([sheet.header.len(), 1])
         .max()
         .unwrap_or(1);
+    let mut total_width = 0.0;
     for c in 0..columns {
         let width = sheet
             .column_widths
@@ -99,6 +104,7 @@ fn layout(
             .copied()
             .unwrap_or(DEFAULT_COLUMN_WIDTH);
         ws.set_column_width(c as u16, width)?;
+        total_width += width;
     }
 
     for (i, line) in sheet.title_lines.iter().enumerate() {
@@ -132,7 +138,11 @@ fn layout(
         ws.set_landscape();
     }
     ws.set_paper_size(9); // A4
-    ws.set_print_fit_to_pages(1, 0);
+    if total_width <= FIT_WIDTH_CHARS {
+        ws.set_print_fit_to_pages(1, 0);
+    } else if sheet.frozen_columns > 0 {
+        ws.set_repeat_columns(0, sheet.frozen_columns - 1)?;
+    }
     ws.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
     ws.set_header(format!("&L{}&R&A", header_text(book_title)));
     ws.set_footer("&CSida &P (&N)");
@@ -607,6 +617,34 @@ mod tests {
             .unwrap()
             .1;
         assert!(core.contains("2000-01-01T00:00:00Z"), "{core}");
+    }
+
+    #[test]
+    fn national_scale_per_district_prints_across_pages() {
+        let eval = fixture::wide(290, 19);
+        let (_, control) = fixture::sample();
+        let bytes = render_workbook(&build(&eval, &control, Scope::Whole)).unwrap();
+        let (_, c) = dump(&bytes);
+        // 2 + 2 × 290 columns, then Totalt.
+        assert_eq!(get(&c, "Per stadsdel!C6"), "S:Kommun 000");
+        let totalt = format!("Per stadsdel!{}6", col_letter(2 + 2 * 290));
+        assert_eq!(get(&c, &totalt), "S:Totalt");
+        let parts = xml_parts(&bytes);
+        let per = &parts
+            .iter()
+            .find(|(n, _)| n == "xl/worksheets/sheet2.xml")
+            .unwrap()
+            .1;
+        assert!(!per.contains("fitToPage"));
+        let workbook = &parts
+            .iter()
+            .find(|(n, _)| n == "xl/workbook.xml")
+            .unwrap()
+            .1;
+        assert!(
+            workbook.contains("'Per stadsdel'!$A:$B,'Per stadsdel'!$6:$6"),
+            "{workbook}"
+        );
     }
 
     #[test]

@@ -253,3 +253,38 @@ pub(crate) fn sample() -> (Evaluation, ControlData) {
     };
     (eval, control)
 }
+
+/// A national-scale evaluation: `districts` districts, `indicators` percentage indicators,
+/// every figure present.
+pub(crate) fn wide(districts: usize, indicators: usize) -> Evaluation {
+    let (mut eval, _) = sample();
+    let template = eval.indicators[0].clone();
+    eval.districts = (0..districts).map(|d| format!("Kommun {d:03}")).collect();
+    eval.indicators = (0..indicators)
+        .map(|i| IndicatorDef {
+            id: format!("ind_{i}"),
+            ..template.clone()
+        })
+        .collect();
+    eval.results = (0..indicators)
+        .flat_map(|i| (0..districts).map(Some).chain([None]).map(move |d| (i, d)))
+        .map(|(i, d)| {
+            let v = Decimal::new((i * 1000 + d.unwrap_or(999)) as i64, 4);
+            result(
+                i,
+                2,
+                R {
+                    district: d,
+                    current: fig(Some(&v.to_string()), None, None),
+                    previous: None,
+                    target: None,
+                    kf: None,
+                    status: Status::NoTarget,
+                    comment: None,
+                    suppressed: false,
+                },
+            )
+        })
+        .collect();
+    eval
+}

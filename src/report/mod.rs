@@ -2,6 +2,8 @@
 //! tables (a `Workbook` of `Sheet`s whose cells carry a semantic kind: money, percent,
 //! status …). `render` maps these kinds to formats; nothing here knows about xlsx.
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 
 use crate::evaluate::{Evaluation, IndicatorDef, IndicatorResult, Status, Target, Unit};
@@ -220,10 +222,18 @@ struct View<'a> {
     own_district: Option<(usize, &'a str)>,
     /// The districts whose columns and rows appear.
     districts: Vec<(usize, &'a str)>,
+    /// Results by (indicator, district); `Evaluation::result` scans, which is quadratic
+    /// for ~290 districts.
+    index: HashMap<(usize, Option<usize>), &'a IndicatorResult>,
 }
 
 impl<'a> View<'a> {
     fn new(eval: &'a Evaluation, scope: Scope) -> View<'a> {
+        let index = eval
+            .results
+            .iter()
+            .map(|r| ((r.indicator, r.district), r))
+            .collect();
         let all = eval
             .districts
             .iter()
@@ -234,6 +244,7 @@ impl<'a> View<'a> {
                 eval,
                 own_district: None,
                 districts: all.collect(),
+                index,
             },
             Scope::District(i) => {
                 let own = eval.districts.get(i).map(|d| (i, d.as_str()));
@@ -241,9 +252,14 @@ impl<'a> View<'a> {
                     eval,
                     own_district: own,
                     districts: own.into_iter().collect(),
+                    index,
                 }
             }
         }
+    }
+
+    fn result(&self, indicator: usize, district: Option<usize>) -> Option<&'a IndicatorResult> {
+        self.index.get(&(indicator, district)).copied()
     }
 
     fn scope_line(&self) -> String {
@@ -285,7 +301,7 @@ fn summary_sheet(view: &View) -> Sheet {
         .iter()
         .enumerate()
         .map(|(i, def)| {
-            let result = eval.result(i, district);
+            let result = view.result(i, district);
             let mut cells = vec![Cell::text(&def.name), Cell::text(def.unit.label())];
             match result {
                 Some(r) => {
@@ -349,7 +365,7 @@ fn per_district_sheet(view: &View) -> Sheet {
         .map(|(i, def)| {
             let mut cells = vec![Cell::text(&def.name), Cell::text(def.unit.label())];
             for col in &columns {
-                match eval.result(i, col.map(|(d, _)| d)) {
+                match view.result(i, col.map(|(d, _)| d)) {
                     Some(r) => {
                         cells.push(shown_value(def, r, r.current.value));
                         cells.push(Cell::Status(r.status));
@@ -378,7 +394,7 @@ fn underlag_sheet(view: &View) -> Sheet {
     let mut rows = Vec::new();
     for (i, def) in eval.indicators.iter().enumerate() {
         for col in view.columns() {
-            let Some(r) = eval.result(i, col.map(|(d, _)| d)) else {
+            let Some(r) = view.result(i, col.map(|(d, _)| d)) else {
                 continue;
             };
             let kind = NumberKind::of_unit(def.unit);
@@ -393,9 +409,9 @@ fn underlag_sheet(view: &View) -> Sheet {
                 Cell::text(def.unit.label()),
                 Cell::text(col.map_or(TOTAL_LABEL, |(_, name)| name)),
                 Cell::text(&period),
-                // A count has no denominator: an absent one is not "saknas".
                 hidden(r, r.current.value, unrounded, Cell::Missing),
                 shown_value(def, r, r.current.value),
+                // A count has no denominator: an absent one is not "saknas".
                 hidden(r, r.current.numerator, plain, Cell::Empty),
                 hidden(r, r.current.denominator, plain, Cell::Empty),
                 shown_value(def, r, r.previous.value),
