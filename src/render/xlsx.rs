@@ -1,0 +1,663 @@
+//! Renders a `report::Workbook` as xlsx bytes with rust_xlsxwriter, the only module that
+//! uses it. Every `Format` is made once in `Styles`; `format_for` maps a cell kind and row
+//! style to one, and `layout` applies widths, panes, filters, titles and print setup.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use rust_xlsxwriter::{
+    Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
+    XlsxError,
+};
+
+use crate::evaluate::Status;
+use crate::render::RenderError;
+use crate::report::{self, Cell, NumberKind, RowStyle, Sheet};
+
+/// Every workbook claims this creation time, so the same inputs give the same bytes.
+const CREATION: (u16, u8, u8) = (2000, 1, 1);
+/// Number formats are made for 0..=MAX_DECIMALS decimals; more are shown as this many.
+const MAX_DECIMALS: u32 = 10;
+/// Excel's limit on the length of a cell's text.
+const MAX_TEXT_CHARS: usize = 32_767;
+const DEFAULT_COLUMN_WIDTH: f64 = 12.0;
+/// Sheets up to this total width (in characters) are shrunk to one page wide when
+/// printed; wider ones (Per stadsdel at national scale) would become unreadable, so
+/// they print across pages with the frozen columns repeated.
+const FIT_WIDTH_CHARS: f64 = 320.0;
+
+const GREEN: u32 = 0x00_80_3C;
+const YELLOW: u32 = 0xB8_86_00;
+const RED: u32 = 0xC0_00_00;
+const GREY: u32 = 0x80_80_80;
+const HEADER_FILL: u32 = 0xD9_E1_F2;
+
+/// Renders the workbook into an in-memory xlsx file.
+///
+/// Fails only if rust_xlsxwriter rejects something (a sheet name it cannot use, a row or
+/// column beyond Excel's limits); the error names the sheet.
+pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
+    let styles = Styles::new();
+    let mut book = Workbook::new();
+    let created = ExcelDateTime::from_ymd(CREATION.0, CREATION.1, CREATION.2).map_err(|e| {
+        RenderError::Xlsx {
+            part: "document properties".into(),
+            source: e,
+        }
+    })?;
+    book.set_properties(
+        &DocProperties::new()
+            .set_title(&wb.title)
+            .set_author("utfall")
+            .set_creation_datetime(&created),
+    );
+    for sheet in &wb.sheets {
+        let ws = book.add_worksheet();
+        write_sheet(ws, sheet, &wb.title, &styles).map_err(|e| RenderError::Xlsx {
+            part: format!("sheet {:?}", sheet.name),
+            source: e,
+        })?;
+    }
+    book.save_to_buffer().map_err(|e| RenderError::Xlsx {
+        part: "package".into(),
+        source: e,
+    })
+}
+
+fn write_sheet(
+    ws: &mut Worksheet,
+    sheet: &Sheet,
+    book_title: &str,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    let first_body_row = layout(ws, sheet, book_title, styles)?;
+    for (i, row) in sheet.rows.iter().enumerate() {
+        let r = first_body_row + i as u32;
+        for (c, cell) in row.cells.iter().enumerate() {
+            write_cell(ws, r, c as u16, cell, row.style, styles)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the sheet's layout and writes its title lines and header row. Returns the row
+/// where the body starts.
+fn layout(
+    ws: &mut Worksheet,
+    sheet: &Sheet,
+    book_title: &str,
+    styles: &Styles,
+) -> Result<u32, XlsxError> {
+    ws.set_name(sheet_name(&sheet.name))?;
+
+    let columns = sheet
+        .rows
+        .iter()
+        .map(|r| r.cells.len())
+        .chain([sheet.header.len(), 1])
+        .max()
+        .unwrap_or(1);
+    let mut total_width = 0.0;
+    for c in 0..columns {
+        let width = sheet
+            .column_widths
+            .get(c)
+            .copied()
+            .unwrap_or(DEFAULT_COLUMN_WIDTH);
+        ws.set_column_width(c as u16, width)?;
+        total_width += width;
+    }
+
+    for (i, line) in sheet.title_lines.iter().enumerate() {
+        let format = if i == 0 {
+            &styles.title
+        } else {
+            &styles.subtitle
+        };
+        ws.write_string_with_format(i as u32, 0, clip(line), format)?;
+    }
+    let title_rows = sheet.title_lines.len() as u32;
+    // One empty row between the title lines and the table.
+    let header_row = if title_rows > 0 { title_rows + 1 } else { 0 };
+
+    let first_body_row = if sheet.header.is_empty() {
+        header_row
+    } else {
+        for (c, text) in sheet.header.iter().enumerate() {
+            ws.write_string_with_format(header_row, c as u16, clip(text), &styles.header)?;
+        }
+        ws.set_freeze_panes(header_row + 1, sheet.frozen_columns)?;
+        ws.set_repeat_rows(header_row, header_row)?;
+        if sheet.autofilter {
+            let last_row = header_row + sheet.rows.len() as u32;
+            ws.autofilter(header_row, 0, last_row, sheet.header.len() as u16 - 1)?;
+        }
+        header_row + 1
+    };
+
+    if sheet.landscape {
+        ws.set_landscape();
+    }
+    ws.set_paper_size(9); // A4
+    if total_width <= FIT_WIDTH_CHARS {
+        ws.set_print_fit_to_pages(1, 0);
+    } else if sheet.frozen_columns > 0 {
+        ws.set_repeat_columns(0, sheet.frozen_columns - 1)?;
+    }
+    ws.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
+    ws.set_header(format!("&L{}&R&A", header_text(book_title)));
+    ws.set_footer("&CSida &P (&N)");
+    Ok(first_body_row)
+}
+
+fn write_cell(
+    ws: &mut Worksheet,
+    row: u32,
+    col: u16,
+    cell: &Cell,
+    style: RowStyle,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    let format = format_for(cell, style, styles);
+    match cell {
+        Cell::Text(text) => {
+            ws.write_string_with_format(row, col, clip(text), format)?;
+        }
+        Cell::Number { kind, value, .. } => match excel_number(*kind, *value) {
+            Some(n) => {
+                ws.write_number_with_format(row, col, n, format)?;
+            }
+            None => {
+                ws.write_string_with_format(row, col, "saknas", &styles.missing)?;
+            }
+        },
+        Cell::Status(status) => {
+            ws.write_string_with_format(row, col, status.symbol(), format)?;
+        }
+        Cell::StatusText(status) => {
+            ws.write_string_with_format(row, col, status.label_sv(), format)?;
+        }
+        Cell::Suppressed => {
+            ws.write_string_with_format(row, col, "..", format)?;
+        }
+        Cell::Missing => {
+            ws.write_string_with_format(row, col, "saknas", format)?;
+        }
+        Cell::Empty => {
+            // A blank keeps a total row's border unbroken; elsewhere nothing is written.
+            if matches!(style, RowStyle::Total | RowStyle::Header) {
+                ws.write_blank(row, col, format)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The number Excel stores: percentages as fractions (0.45 % → 0.0045), converted to f64
+/// only here, at the last moment.
+fn excel_number(kind: NumberKind, value: Decimal) -> Option<f64> {
+    let value = match kind {
+        NumberKind::Percent => value.checked_div(Decimal::ONE_HUNDRED)?,
+        _ => value,
+    };
+    value.to_f64().filter(|f| f.is_finite())
+}
+
+/// Which row look a row style uses for text and numbers.
+#[derive(Copy, Clone)]
+enum Look {
+    Normal = 0,
+    Subtotal = 1,
+    Total = 2,
+}
+
+const LOOKS: [Look; 3] = [Look::Normal, Look::Subtotal, Look::Total];
+
+/// Every format a workbook uses, made once.
+struct Styles {
+    title: Format,
+    subtitle: Format,
+    header: Format,
+    section: Format,
+    /// By `Look`.
+    text: [Format; 3],
+    /// By `Look`, then decimals: `#,##0.00`.
+    grouped: [Vec<Format>; 3],
+    /// By `Look`, then decimals: `0.00%`.
+    percent: [Vec<Format>; 3],
+    /// By `status_index`, for the symbol and for the words.
+    status_symbol: [Format; 6],
+    status_text: [Format; 6],
+    missing: Format,
+    suppressed: Format,
+}
+
+impl Styles {
+    fn new() -> Styles {
+        let look_base = |look: Look| match look {
+            Look::Normal => Format::new(),
+            Look::Subtotal => Format::new().set_bold(),
+            Look::Total => Format::new().set_bold().set_border_top(FormatBorder::Thin),
+        };
+        let numbers = |pattern: fn(u32) -> String| {
+            LOOKS.map(|look| {
+                (0..=MAX_DECIMALS)
+                    .map(|d| look_base(look).set_num_format(pattern(d)))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let status_color = |i: usize| match i {
+            0 => GREEN,
+            1 => YELLOW,
+            2 | 5 => RED,
+            _ => GREY,
+        };
+        Styles {
+            title: Format::new().set_bold().set_font_size(14),
+            subtitle: Format::new().set_font_size(11),
+            header: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_align(FormatAlign::Top)
+                .set_background_color(Color::RGB(HEADER_FILL))
+                .set_border_bottom(FormatBorder::Thin),
+            section: Format::new().set_bold().set_font_size(12),
+            text: LOOKS.map(look_base),
+            grouped: numbers(|d| decimals_pattern("#,##0", d, "")),
+            percent: numbers(|d| decimals_pattern("0", d, "%")),
+            status_symbol: std::array::from_fn(|i| {
+                Format::new()
+                    .set_bold()
+                    .set_font_size(12)
+                    .set_align(FormatAlign::Center)
+                    .set_font_color(Color::RGB(status_color(i)))
+            }),
+            status_text: std::array::from_fn(|i| {
+                Format::new().set_font_color(Color::RGB(status_color(i)))
+            }),
+            missing: Format::new()
+                .set_italic()
+                .set_align(FormatAlign::Right)
+                .set_font_color(Color::RGB(GREY)),
+            suppressed: Format::new()
+                .set_align(FormatAlign::Right)
+                .set_font_color(Color::RGB(GREY)),
+        }
+    }
+}
+
+fn decimals_pattern(integer: &str, decimals: u32, suffix: &str) -> String {
+    if decimals == 0 {
+        format!("{integer}{suffix}")
+    } else {
+        format!("{integer}.{}{suffix}", "0".repeat(decimals as usize))
+    }
+}
+
+fn status_index(status: Status) -> usize {
+    match status {
+        Status::Met => 0,
+        Status::PartlyMet => 1,
+        Status::NotMet => 2,
+        Status::NoTarget => 3,
+        Status::Missing => 4,
+        Status::Error => 5,
+    }
+}
+
+/// The one place that decides how a cell looks.
+fn format_for<'a>(cell: &Cell, style: RowStyle, styles: &'a Styles) -> &'a Format {
+    let look = match style {
+        RowStyle::Body | RowStyle::Blank => Look::Normal,
+        RowStyle::Subtotal => Look::Subtotal,
+        RowStyle::Total => Look::Total,
+        RowStyle::Header => return &styles.header,
+        RowStyle::Section => return &styles.section,
+    } as usize;
+    match cell {
+        Cell::Text(_) | Cell::Empty => &styles.text[look],
+        Cell::Number { kind, decimals, .. } => {
+            let family = match kind {
+                NumberKind::Percent => &styles.percent[look],
+                _ => &styles.grouped[look],
+            };
+            let d = (*decimals).min(MAX_DECIMALS) as usize;
+            &family[d]
+        }
+        Cell::Status(s) => &styles.status_symbol[status_index(*s)],
+        Cell::StatusText(s) => &styles.status_text[status_index(*s)],
+        Cell::Suppressed => &styles.suppressed,
+        Cell::Missing => &styles.missing,
+    }
+}
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`, not starting or
+/// ending with an apostrophe.
+fn sheet_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| match c {
+            '[' | ']' | ':' | '*' | '?' | '/' | '\\' => '-',
+            c => c,
+        })
+        .take(31)
+        .collect();
+    let cleaned = cleaned.trim_matches('\'').trim();
+    if cleaned.is_empty() {
+        "Blad".to_string()
+    } else {
+        cleaned.to_string()
+    }
+}
+
+/// Text for a page header: `&` doubled (it starts a code), kept well under Excel's 255.
+fn header_text(s: &str) -> String {
+    s.chars().take(100).collect::<String>().replace('&', "&&")
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::{Cursor, Read};
+
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+
+    use super::*;
+    use crate::report::{Scope, build, fixture};
+
+    /// `Sheet!A1 = F:0.0029` lines, one per non-empty cell, sheets in workbook order.
+    fn dump(bytes: &[u8]) -> (Vec<String>, BTreeMap<String, String>) {
+        let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+        let names = book.sheet_names();
+        let mut cells = BTreeMap::new();
+        for name in &names {
+            let range = book.worksheet_range(name).unwrap();
+            let (r0, c0) = range.start().unwrap_or((0, 0));
+            for (r, c, v) in range.used_cells() {
+                let text = match v {
+                    Data::Float(f) => format!("F:{f}"),
+                    Data::Int(i) => format!("I:{i}"),
+                    Data::String(s) => format!("S:{s}"),
+                    other => format!("?:{other:?}"),
+                };
+                let addr = format!("{name}!{}{}", col_letter(c as u32 + c0), r as u32 + r0 + 1);
+                cells.insert(addr, text);
+            }
+        }
+        (names, cells)
+    }
+
+    fn col_letter(c: u32) -> String {
+        let mut c = c + 1;
+        let mut s = String::new();
+        while c > 0 {
+            let m = (c - 1) % 26;
+            s.insert(0, (b'A' + m as u8) as char);
+            c = (c - 1) / 26;
+        }
+        s
+    }
+
+    fn get<'a>(cells: &'a BTreeMap<String, String>, addr: &str) -> &'a str {
+        cells.get(addr).map_or("<empty>", String::as_str)
+    }
+
+    fn whole() -> Vec<u8> {
+        let (eval, control) = fixture::sample();
+        render_workbook(&build(&eval, &control, Scope::Whole)).unwrap()
+    }
+
+    /// Every xml part of the package, decompressed.
+    fn xml_parts(bytes: &[u8]) -> Vec<(String, String)> {
+        let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        (0..zip.len())
+            .map(|i| {
+                let mut f = zip.by_index(i).unwrap();
+                let mut s = String::new();
+                f.read_to_string(&mut s).unwrap();
+                (String::from_utf8_lossy(f.name_raw()).into_owned(), s)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sheets_and_summary_read_back() {
+        let (names, c) = dump(&whole());
+        assert_eq!(
+            names,
+            ["Sammanfattning", "Per stadsdel", "Underlag", "Kontroll"]
+        );
+        assert_eq!(
+            get(&c, "Sammanfattning!A1"),
+            "S:Uppföljning ekonomiskt bistånd – Sammanfattning"
+        );
+        assert_eq!(get(&c, "Sammanfattning!A2"), "S:Period: januari–maj 2019");
+        assert_eq!(get(&c, "Sammanfattning!A3"), "S:Hela enheten");
+        // Header on row 6 (4 title lines, one blank), body from row 7.
+        assert_eq!(get(&c, "Sammanfattning!A6"), "S:Indikator");
+        assert_eq!(get(&c, "Sammanfattning!H6"), "S:Status");
+        // andel_barn total 0.285 % → shown rounded half away: 0.29 % → stored 0.0029.
+        assert_eq!(get(&c, "Sammanfattning!C7"), "F:0.0029");
+        assert_eq!(get(&c, "Sammanfattning!D7"), "F:0.003");
+        assert_eq!(get(&c, "Sammanfattning!E7"), "F:0.005");
+        assert_eq!(get(&c, "Sammanfattning!F7"), "F:0.028");
+        assert_eq!(get(&c, "Sammanfattning!G7"), "S:januari–maj 2019");
+        assert_eq!(get(&c, "Sammanfattning!H7"), "S:●");
+        assert_eq!(get(&c, "Sammanfattning!I7"), "S:Uppfylls helt");
+        // utbetalt: kronor rounded to whole, target "minska".
+        assert_eq!(get(&c, "Sammanfattning!C8"), "F:1235068");
+        assert_eq!(get(&c, "Sammanfattning!E8"), "S:minska");
+        assert_eq!(get(&c, "Sammanfattning!H8"), "S:○");
+        assert_eq!(get(&c, "Sammanfattning!I8"), "S:Uppfylls ej");
+        // The comment starting with = is text, not a formula.
+        assert_eq!(
+            get(&c, "Sammanfattning!J9"),
+            "S:=HYPERLINK(\"http://example.com\")"
+        );
+    }
+
+    #[test]
+    fn per_district_has_values_and_flags_for_every_column() {
+        let (_, c) = dump(&whole());
+        let header: Vec<&str> = ["A", "B", "C", "D", "E", "F", "G", "H"]
+            .iter()
+            .map(|col| get(&c, &format!("Per stadsdel!{col}6")))
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "S:Indikator",
+                "S:Enhet",
+                "S:Kungsholmen",
+                "S:Status",
+                "S:Norrmalm",
+                "S:Status",
+                "S:Totalt",
+                "S:Status"
+            ]
+        );
+        // andel_barn: 0.3125 → 0.31 %, 0.52 %, 0.285 → 0.29 %.
+        assert_eq!(get(&c, "Per stadsdel!C7"), "F:0.0031");
+        assert_eq!(get(&c, "Per stadsdel!D7"), "S:●");
+        assert_eq!(get(&c, "Per stadsdel!E7"), "F:0.0052");
+        assert_eq!(get(&c, "Per stadsdel!F7"), "S:◐");
+        // utbetalt Norrmalm suppressed.
+        assert_eq!(get(&c, "Per stadsdel!E8"), "S:..");
+        assert_eq!(get(&c, "Per stadsdel!F8"), "S:–");
+        // sommarjobb: Kungsholmen missing, Norrmalm rule error.
+        assert_eq!(get(&c, "Per stadsdel!C9"), "S:saknas");
+        assert_eq!(get(&c, "Per stadsdel!D9"), "S:..");
+        assert_eq!(get(&c, "Per stadsdel!E9"), "S:saknas");
+        assert_eq!(get(&c, "Per stadsdel!F9"), "S:✖");
+        assert_eq!(get(&c, "Per stadsdel!G9"), "F:400");
+    }
+
+    #[test]
+    fn underlag_holds_unrounded_values_and_underlag() {
+        let (_, c) = dump(&whole());
+        // Row 7: andel_barn Kungsholmen.
+        assert_eq!(get(&c, "Underlag!B7"), "S:andel_barn");
+        assert_eq!(get(&c, "Underlag!D7"), "S:Kungsholmen");
+        assert_eq!(get(&c, "Underlag!E7"), "S:2019-05");
+        assert_eq!(get(&c, "Underlag!F7"), "F:0.003125");
+        assert_eq!(get(&c, "Underlag!G7"), "F:0.0031");
+        assert_eq!(get(&c, "Underlag!H7"), "F:12.5");
+        assert_eq!(get(&c, "Underlag!I7"), "F:4000");
+        assert_eq!(get(&c, "Underlag!J7"), "F:0.004");
+        assert_eq!(get(&c, "Underlag!K7"), "F:0.006");
+        assert_eq!(get(&c, "Underlag!L7"), "S:Uppfylls helt");
+        assert_eq!(get(&c, "Underlag!D9"), "S:Totalt");
+        // Kronor unrounded in Underlag, rounded beside it.
+        assert_eq!(get(&c, "Underlag!F10"), "F:1234567.5");
+        assert_eq!(get(&c, "Underlag!G10"), "F:1234568");
+        assert_eq!(get(&c, "Underlag!I10"), "<empty>");
+    }
+
+    #[test]
+    fn every_status_symbol_and_word_appears() {
+        let (_, c) = dump(&whole());
+        let values: Vec<&String> = c.values().collect();
+        for status in [
+            Status::Met,
+            Status::PartlyMet,
+            Status::NotMet,
+            Status::NoTarget,
+            Status::Missing,
+            Status::Error,
+        ] {
+            let symbol = format!("S:{}", status.symbol());
+            let words = format!("S:{}", status.label_sv());
+            assert!(values.contains(&&symbol), "{symbol}");
+            assert!(values.contains(&&words), "{words}");
+        }
+    }
+
+    #[test]
+    fn kontroll_lists_files_rejections_and_rule_errors() {
+        let (_, c) = dump(&whole());
+        let values: Vec<&str> = c
+            .iter()
+            .filter(|(k, _)| k.starts_with("Kontroll!"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        for expected in [
+            "S:sha256:0123abcd",
+            "S:samples/utbetalningar_2019-05.xlsx",
+            "F:1234",
+            "S:hoppades över: okänd rubrikrad",
+            "S:samples/utbetalningar_2019-05.xlsx [Blad1!D14]",
+            "S:rules/mal.rhai:3:5: division by zero",
+            "S:april 2019 saknar utbetalningar",
+            "S:Ersatta månader",
+        ] {
+            assert!(values.contains(&expected), "{expected} in {values:?}");
+        }
+    }
+
+    #[test]
+    fn district_workbook_names_no_other_district_anywhere() {
+        let (eval, control) = fixture::sample();
+        let bytes = render_workbook(&build(&eval, &control, Scope::District(0))).unwrap();
+        let (_, c) = dump(&bytes);
+        assert!(c.values().any(|v| v.contains("Kungsholmen")));
+        assert!(!c.values().any(|v| v.contains("Norrmalm")));
+        assert_eq!(get(&c, "Sammanfattning!A3"), "S:Stadsdel: Kungsholmen");
+        // Kungsholmen's andel_barn 0.3125 → 0.31 %.
+        assert_eq!(get(&c, "Sammanfattning!C7"), "F:0.0031");
+        assert_eq!(get(&c, "Per stadsdel!E6"), "S:Totalt");
+        // Nor in any part of the package: shared strings, defined names, properties.
+        for (part, xml) in xml_parts(&bytes) {
+            assert!(!xml.contains("Norrmalm"), "{part} mentions Norrmalm");
+        }
+    }
+
+    #[test]
+    fn text_is_never_a_formula() {
+        let bytes = whole();
+        for (part, xml) in xml_parts(&bytes) {
+            assert!(!xml.contains("<f>"), "{part} holds a formula");
+        }
+    }
+
+    #[test]
+    fn same_input_gives_same_bytes() {
+        assert_eq!(whole(), whole());
+    }
+
+    #[test]
+    fn print_setup_and_panes_are_written() {
+        let bytes = whole();
+        let parts = xml_parts(&bytes);
+        let sheet1 = &parts
+            .iter()
+            .find(|(n, _)| n == "xl/worksheets/sheet1.xml")
+            .unwrap()
+            .1;
+        assert!(sheet1.contains("paperSize=\"9\""), "{sheet1}");
+        assert!(sheet1.contains("orientation=\"landscape\""));
+        assert!(sheet1.contains("fitToHeight=\"0\""));
+        assert!(sheet1.contains("state=\"frozen\""));
+        assert!(sheet1.contains("&amp;P (&amp;N)"));
+        let workbook = &parts
+            .iter()
+            .find(|(n, _)| n == "xl/workbook.xml")
+            .unwrap()
+            .1;
+        assert!(workbook.contains("_xlnm._FilterDatabase"));
+        assert!(workbook.contains("_xlnm.Print_Titles"));
+        let core = &parts
+            .iter()
+            .find(|(n, _)| n == "docProps/core.xml")
+            .unwrap()
+            .1;
+        assert!(core.contains("2000-01-01T00:00:00Z"), "{core}");
+    }
+
+    #[test]
+    fn national_scale_per_district_prints_across_pages() {
+        let eval = fixture::wide(290, 19);
+        let (_, control) = fixture::sample();
+        let bytes = render_workbook(&build(&eval, &control, Scope::Whole)).unwrap();
+        let (_, c) = dump(&bytes);
+        // 2 + 2 × 290 columns, then Totalt.
+        assert_eq!(get(&c, "Per stadsdel!C6"), "S:Kommun 000");
+        let totalt = format!("Per stadsdel!{}6", col_letter(2 + 2 * 290));
+        assert_eq!(get(&c, &totalt), "S:Totalt");
+        let parts = xml_parts(&bytes);
+        let per = &parts
+            .iter()
+            .find(|(n, _)| n == "xl/worksheets/sheet2.xml")
+            .unwrap()
+            .1;
+        assert!(!per.contains("fitToPage"));
+        let workbook = &parts
+            .iter()
+            .find(|(n, _)| n == "xl/workbook.xml")
+            .unwrap()
+            .1;
+        assert!(
+            workbook.contains("'Per stadsdel'!$A:$B,'Per stadsdel'!$6:$6"),
+            "{workbook}"
+        );
+    }
+
+    #[test]
+    fn sheet_names_are_made_acceptable() {
+        assert_eq!(sheet_name("a/b[c]:d*e?f\\g"), "a-b-c--d-e-f-g");
+        assert_eq!(sheet_name(&"x".repeat(40)).len(), 31);
+        assert_eq!(sheet_name("''"), "Blad");
+    }
+
+    #[test]
+    fn percent_is_divided_in_decimal_before_f64() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(excel_number(NumberKind::Percent, d("0.29")), Some(0.0029));
+        assert_eq!(excel_number(NumberKind::Kronor, d("42")), Some(42.0));
+    }
+}
