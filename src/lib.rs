@@ -9,6 +9,7 @@ pub mod deliver;
 pub mod evaluate;
 pub mod ingest;
 pub mod model;
+pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod rules;
