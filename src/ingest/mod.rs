@@ -1,1 +1,457 @@
-//! Stage 1, ingest: files → typed tables with diagnostics.
+//! Stage 1, ingest: a folder of exports → typed tables per dataset, with diagnostics.
+//! Takes the input folder and the dataset specs, gives `Inputs`: one `Table` per dataset
+//! (re-exports resolved, duplicates dropped), a record of every file, issues and replacements.
+//!
+//! Files are read in parallel, each into its own interner; they are merged in file-newness
+//! order so that the result never depends on thread timing.
+
+mod csv;
+mod excel;
+mod issue;
+mod reexport;
+mod schema;
+mod sheet;
+mod value;
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+pub use issue::{Issue, RejectReason, RowLocation, Severity, SkipReason, column_letters};
+pub use schema::{norm as normalise_header, standard_datasets};
+
+use crate::model::{ColumnData, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Sym, Table};
+use schema::Matcher;
+use sheet::{FileContents, FileCtx, Part};
+
+/// What to read and how.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    pub input_dir: PathBuf,
+    /// Usually `standard_datasets()`; the rule pack may add more.
+    pub datasets: Vec<Arc<DatasetSpec>>,
+    /// When set, a row whose `Stadsdel` is not listed is rejected.
+    pub districts: Option<Vec<String>>,
+}
+
+impl IngestOptions {
+    /// Options for the standard datasets and no district list.
+    pub fn new(input_dir: impl Into<PathBuf>) -> IngestOptions {
+        IngestOptions {
+            input_dir: input_dir.into(),
+            datasets: standard_datasets().into_iter().map(Arc::new).collect(),
+            districts: None,
+        }
+    }
+}
+
+/// Everything ingest found.
+#[derive(Debug)]
+pub struct Inputs {
+    pub interner: Interner,
+    /// One entry per dataset of the options (an empty table when no file had it).
+    pub tables: BTreeMap<String, Table>,
+    /// Every file seen, index = `FileId`, ordered oldest to newest.
+    pub files: Vec<FileRecord>,
+    pub issues: Vec<Issue>,
+    pub replacements: Vec<Replacement>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub path: PathBuf,
+    /// The file name only.
+    pub name: String,
+    /// The date in the file name, else the (UTC) date of its modification time.
+    pub export_date: Option<Date>,
+    pub outcome: FileOutcome,
+}
+
+#[derive(Clone, Debug)]
+pub enum FileOutcome {
+    Read { sheets: Vec<SheetRecord> },
+    Skipped { reason: SkipReason },
+    Duplicate { of: FileId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SheetRecord {
+    /// `None` for a CSV file.
+    pub sheet: Option<String>,
+    /// `None`: not an export we know (an `UnknownSheet` note says so).
+    pub dataset: Option<String>,
+    /// Rows kept from this sheet (before re-export replacement).
+    pub rows: usize,
+    pub rejected: usize,
+    /// The months of its rows (for month- and date-replaced datasets).
+    pub months: Vec<Month>,
+}
+
+/// A month (or year) of a dataset whose rows in `replaced` gave way to those in `kept`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    pub dataset: String,
+    /// `2019-03`, or `2019` for datasets replaced per year.
+    pub period: String,
+    pub kept: FileId,
+    pub replaced: FileId,
+    pub rows_dropped: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("{}: cannot list the input folder: {source}", path.display())]
+    List {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+const EXPORT_EXTENSIONS: [&str; 7] = ["xlsx", "xlsm", "xlsb", "xls", "ods", "csv", "txt"];
+
+fn extension(name: &str) -> String {
+    Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+}
+
+fn is_export(name: &str) -> bool {
+    EXPORT_EXTENSIONS.contains(&extension(name).as_str())
+}
+
+/// The export date written in a file name: `2024-05-08`, `2024_05_08` or `20240508`, not
+/// part of a longer digit run, a valid date; with several, the latest.
+pub fn name_export_date(name: &str) -> Option<Date> {
+    let b = name.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let num = |i: usize, n: usize| -> Option<u32> {
+        (i..i + n).all(digit).then(|| {
+            b[i..i + n]
+                .iter()
+                .fold(0, |a, d| a * 10 + u32::from(d - b'0'))
+        })
+    };
+    let mut best: Option<Date> = None;
+    for i in 0..b.len() {
+        if (i > 0 && digit(i - 1)) || !(b[i..].starts_with(b"19") || b[i..].starts_with(b"20")) {
+            continue;
+        }
+        let Some(y) = num(i, 4) else { continue };
+        for sep in [None, Some(b'-'), Some(b'_')] {
+            let s = usize::from(sep.is_some());
+            if sep.is_some_and(|c| b.get(i + 4) != Some(&c) || b.get(i + 7) != Some(&c)) {
+                continue;
+            }
+            let (Some(m), Some(d)) = (num(i + 4 + s, 2), num(i + 6 + 2 * s, 2)) else {
+                continue;
+            };
+            if digit(i + 8 + 2 * s) {
+                continue;
+            }
+            if let Some(date) = Date::new(y as i32, m, d) {
+                best = best.max(Some(date));
+            }
+        }
+    }
+    best
+}
+
+fn utc_date(t: SystemTime) -> Option<Date> {
+    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Date::from_excel_serial((secs / 86_400) as f64 + 25_569.0)
+}
+
+/// A file as listed, with what decides its newness.
+struct Listed {
+    path: PathBuf,
+    name: String,
+    display: PathBuf,
+    export_date: Option<Date>,
+    mtime_nanos: u128,
+}
+
+impl Listed {
+    fn new(path: PathBuf, name: String, display: PathBuf, mtime: Option<SystemTime>) -> Listed {
+        let export_date = name_export_date(&name).or_else(|| mtime.and_then(utc_date));
+        let mtime_nanos = mtime
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        Listed {
+            path,
+            name,
+            display,
+            export_date,
+            mtime_nanos,
+        }
+    }
+
+    /// SPEC §2 newness: export date, then mtime, then file name (as `newness_key`).
+    fn newness(&self) -> (Option<Date>, u128, &str) {
+        (self.export_date, self.mtime_nanos, &self.name)
+    }
+}
+
+enum Loaded {
+    Skipped(SkipReason),
+    Read {
+        hash: [u8; 32],
+        result: Result<FileContents, SkipReason>,
+    },
+}
+
+/// Reads every export in `opts.input_dir` (not recursive; `~$` lock files and hidden files
+/// ignored). Fails only when the folder cannot be listed; unreadable files, bad rows and
+/// unknown sheets become issues.
+pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
+    let list_err = |source| FolderError::List {
+        path: opts.input_dir.clone(),
+        source,
+    };
+    let shown_dir = opts
+        .input_dir
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let mut listed = Vec::new();
+    for entry in std::fs::read_dir(&opts.input_dir).map_err(list_err)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("~$") || name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let display = shown_dir.join(&name);
+        listed.push(Listed::new(path, name, display, meta.modified().ok()));
+    }
+    listed.sort_by(|a, b| a.newness().cmp(&b.newness()));
+
+    let matcher = Matcher::new(&opts.datasets);
+    let loaded: Vec<Loaded> = listed
+        .par_iter()
+        .map(|f| {
+            if !is_export(&f.name) {
+                return Loaded::Skipped(SkipReason::NotAnExportFormat);
+            }
+            match std::fs::read(&f.path) {
+                Err(e) => Loaded::Skipped(SkipReason::Io {
+                    detail: e.to_string(),
+                }),
+                Ok(bytes) => Loaded::Read {
+                    hash: Sha256::digest(&bytes).into(),
+                    result: parse_file(&f.name, &f.display, &bytes, opts, &matcher),
+                },
+            }
+        })
+        .collect();
+    Ok(assemble(listed, loaded, opts))
+}
+
+/// Reads one file given as bytes (for tests and for callers that already hold the bytes),
+/// as if it were the only file of a folder. Never fails: problems become issues.
+pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs {
+    let matcher = Matcher::new(&opts.datasets);
+    let listed = Listed::new(
+        PathBuf::from(name),
+        name.to_string(),
+        PathBuf::from(name),
+        None,
+    );
+    let loaded = if is_export(name) {
+        Loaded::Read {
+            hash: [0; 32],
+            result: parse_file(name, &listed.display, bytes, opts, &matcher),
+        }
+    } else {
+        Loaded::Skipped(SkipReason::NotAnExportFormat)
+    };
+    assemble(vec![listed], vec![loaded], opts)
+}
+
+/// Parses one file's bytes, catching a panic of the spreadsheet reader.
+fn parse_file(
+    name: &str,
+    display: &Path,
+    bytes: &[u8],
+    opts: &IngestOptions,
+    matcher: &Matcher,
+) -> Result<FileContents, SkipReason> {
+    let mut ctx = FileCtx {
+        datasets: &opts.datasets,
+        matcher,
+        districts: opts.districts.as_deref(),
+        file: display.to_path_buf(),
+        out: FileContents::default(),
+    };
+    let is_text = matches!(extension(name).as_str(), "csv" | "txt");
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        if is_text {
+            csv::read_csv(bytes, &mut ctx);
+            Ok(())
+        } else {
+            excel::read_workbook(bytes, &mut ctx)
+        }
+    }));
+    match outcome {
+        Ok(Ok(())) => Ok(ctx.out),
+        Ok(Err(reason)) => Err(reason),
+        Err(_) => Err(SkipReason::Corrupt),
+    }
+}
+
+/// Puts the files together: duplicates, records, interner merge, re-exports, tables.
+fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> Inputs {
+    // Of byte-identical files only the newest (the last in newness order) is used.
+    let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
+    let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
+    for (i, l) in loaded.iter().enumerate().rev() {
+        if let Loaded::Read { hash, .. } = l
+            && *hash != [0; 32]
+        {
+            match owner.get(hash) {
+                Some(&o) => duplicate_of[i] = Some(o),
+                None => {
+                    owner.insert(*hash, i);
+                }
+            }
+        }
+    }
+
+    // A duplicate names the newer file it copies, which comes later in the list.
+    let names: Vec<PathBuf> = listed.iter().map(|l| l.display.clone()).collect();
+    let mut interner = Interner::default();
+    let mut files = Vec::with_capacity(listed.len());
+    let mut issues = Vec::new();
+    // (file, local→global symbol map, parts)
+    let mut pieces: Vec<(FileId, Vec<Sym>, Vec<Part>)> = Vec::new();
+    for (i, (l, load)) in listed.into_iter().zip(loaded).enumerate() {
+        let id = FileId(i as u32);
+        let outcome = match (load, duplicate_of[i]) {
+            (Loaded::Skipped(reason), _)
+            | (
+                Loaded::Read {
+                    result: Err(reason),
+                    ..
+                },
+                None,
+            ) => {
+                issues.push(Issue::FileSkipped {
+                    file: l.display.clone(),
+                    reason: reason.clone(),
+                });
+                FileOutcome::Skipped { reason }
+            }
+            (Loaded::Read { .. }, Some(o)) => {
+                issues.push(Issue::DuplicateFile {
+                    file: l.display.clone(),
+                    of: names[o].clone(),
+                });
+                FileOutcome::Duplicate {
+                    of: FileId(o as u32),
+                }
+            }
+            (
+                Loaded::Read {
+                    result: Ok(contents),
+                    ..
+                },
+                None,
+            ) => {
+                let map: Vec<Sym> = (0..contents.interner.len())
+                    .map(|s| interner.intern(contents.interner.resolve(Sym(s as u32))))
+                    .collect();
+                issues.extend(contents.issues);
+                pieces.push((id, map, contents.parts));
+                FileOutcome::Read {
+                    sheets: contents.sheets,
+                }
+            }
+        };
+        files.push(FileRecord {
+            id,
+            path: l.path,
+            name: l.name,
+            export_date: l.export_date,
+            outcome,
+        });
+    }
+
+    let mut tables = BTreeMap::new();
+    let mut replacements = Vec::new();
+    for (d, spec) in opts.datasets.iter().enumerate() {
+        let parts: Vec<(FileId, &Part)> = pieces
+            .iter()
+            .flat_map(|(id, _, parts)| parts.iter().filter(|p| p.dataset == d).map(|p| (*id, p)))
+            .collect();
+        let (masks, mut reps) = reexport::resolve(&spec.name, &parts, spec.replace_by.is_some());
+        replacements.append(&mut reps);
+        let mut table = Table::new(spec.clone());
+        for ((id, part), mask) in parts.iter().zip(&masks) {
+            let syms = pieces
+                .iter()
+                .find(|(p, _, _)| p == id)
+                .map(|(_, m, _)| m.as_slice())
+                .unwrap_or(&[]);
+            append(&mut table, *id, part, mask, syms);
+        }
+        tables.insert(spec.name.clone(), table);
+    }
+
+    Inputs {
+        interner,
+        tables,
+        files,
+        issues,
+        replacements,
+    }
+}
+
+fn filtered<T: Clone>(dst: &mut Vec<Option<T>>, src: &[Option<T>], mask: &[bool]) {
+    dst.extend(
+        src.iter()
+            .zip(mask)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| v.clone()),
+    );
+}
+
+fn append(table: &mut Table, file: FileId, part: &Part, mask: &[bool], syms: &[Sym]) {
+    for (dst, src) in table.columns.iter_mut().zip(&part.columns) {
+        match (dst, src) {
+            (ColumnData::Text(d), ColumnData::Text(s)) => d.extend(
+                s.iter()
+                    .zip(mask)
+                    .filter(|(_, k)| **k)
+                    .map(|(v, _)| v.and_then(|sym| syms.get(sym.0 as usize).copied())),
+            ),
+            (ColumnData::Number(d), ColumnData::Number(s)) => filtered(d, s, mask),
+            (ColumnData::Integer(d), ColumnData::Integer(s)) => filtered(d, s, mask),
+            (ColumnData::Month(d), ColumnData::Month(s)) => filtered(d, s, mask),
+            (ColumnData::Date(d), ColumnData::Date(s)) => filtered(d, s, mask),
+            (ColumnData::Bool(d), ColumnData::Bool(s)) => filtered(d, s, mask),
+            _ => {}
+        }
+    }
+    table.origin.extend(
+        part.rows
+            .iter()
+            .zip(mask)
+            .filter(|(_, k)| **k)
+            .map(|(row, _)| RowOrigin { file, row: *row }),
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,215 @@
+//! Ingest, CSV and text exports: bytes → decoded text → header and delimiter → rows.
+//! Takes one file's bytes, gives its rows to a `SheetParser`. Handles UTF-8 (BOM or not),
+//! UTF-16 with BOM, Windows-1252, an optional `sep=` line and a header below title lines.
+
+use std::borrow::Cow;
+
+use super::issue::RowLocation;
+use super::schema::HEADER_SEARCH_ROWS;
+use super::sheet::{FileCtx, SheetParser};
+use super::value::Cell;
+
+/// Decodes a CSV file's bytes: UTF-8 BOM, UTF-16 LE/BE (BOM, or NUL bytes in the text),
+/// valid UTF-8, else Windows-1252 (which maps every byte, so this never fails).
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
+        return String::from_utf8_lossy(rest);
+    }
+    if let Some((enc, _)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _, _) = enc.decode(bytes);
+        return Cow::Owned(text.into_owned());
+    }
+    // UTF-16 without a BOM: every other byte of ASCII text is NUL.
+    let head = &bytes[..bytes.len().min(512)];
+    if head.len() >= 4 {
+        let even_nul = head.iter().step_by(2).filter(|b| **b == 0).count();
+        let odd_nul = head.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+        let half = head.len() / 2;
+        if odd_nul * 10 >= half * 9 && even_nul == 0 {
+            return Cow::Owned(
+                encoding_rs::UTF_16LE
+                    .decode_without_bom_handling(bytes)
+                    .0
+                    .into_owned(),
+            );
+        }
+        if even_nul * 10 >= half * 9 && odd_nul == 0 {
+            return Cow::Owned(
+                encoding_rs::UTF_16BE
+                    .decode_without_bom_handling(bytes)
+                    .0
+                    .into_owned(),
+            );
+        }
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(
+            single_byte(bytes)
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        ),
+    }
+}
+
+/// Windows-1252, unless the bytes look like Swedish letters in Mac Roman (old Mac exports
+/// and files labelled as Windows-1252 that are not: `Alings\x8cs`).
+fn single_byte(bytes: &[u8]) -> &'static encoding_rs::Encoding {
+    // å ä ö Å Ä Ö é É ü Ü in each encoding
+    const WIN: [u8; 10] = [0xe5, 0xe4, 0xf6, 0xc5, 0xc4, 0xd6, 0xe9, 0xc9, 0xfc, 0xdc];
+    const MAC: [u8; 10] = [0x8c, 0x8a, 0x9a, 0x81, 0x80, 0x85, 0x8e, 0x83, 0x9f, 0x86];
+    let win = bytes.iter().filter(|b| WIN.contains(b)).count();
+    let mac = bytes.iter().filter(|b| MAC.contains(b)).count();
+    if mac > win {
+        encoding_rs::MACINTOSH
+    } else {
+        encoding_rs::WINDOWS_1252
+    }
+}
+
+/// The delimiter of a header line: the most frequent of `;` `,` tab (`;` on a tie).
+fn delimiter_of(line: &str) -> u8 {
+    let mut best = (b';', line.matches(';').count());
+    for d in [b',', b'\t'] {
+        let n = line.bytes().filter(|b| *b == d).count();
+        if n > best.1 {
+            best = (d, n);
+        }
+    }
+    best.0
+}
+
+fn reader(text: &str, delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes())
+}
+
+/// Reads one CSV file into `ctx` (one sheet record with `sheet: None`).
+pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
+    let text = decode(bytes);
+    let mut parser = SheetParser::new(None);
+    // (byte offset, line number before the header, delimiter) of the header line
+    let mut found: Option<(usize, u32, u8)> = None;
+    let mut forced: Option<u8> = None;
+    let mut offset = 0usize;
+    let mut searched = 0usize;
+    for (index, raw_line) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += raw_line.len();
+        let line = raw_line.trim_end_matches(['\r', '\n']);
+        if index == 0 {
+            let l = line.trim().to_ascii_lowercase();
+            if let Some(sep) = l.strip_prefix("sep=") {
+                forced = sep.bytes().next();
+                continue;
+            }
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let delimiter = forced.unwrap_or_else(|| delimiter_of(line));
+        let fields: Vec<(u32, String)> = match reader(line, delimiter).records().next() {
+            Some(Ok(r)) => r
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i as u32, f.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let header: Vec<(u32, &str)> = fields.iter().map(|(c, t)| (*c, t.as_str())).collect();
+        if let Some(map) = ctx.matcher.classify(&header) {
+            parser.start(ctx, map);
+            found = Some((start, index as u32, delimiter));
+            break;
+        }
+        searched += 1;
+        if searched >= HEADER_SEARCH_ROWS {
+            break;
+        }
+    }
+    if let Some((start, lines_before, delimiter)) = found {
+        let mut rdr = reader(&text[start..], delimiter);
+        let mut record = csv::StringRecord::new();
+        let mut first = true;
+        loop {
+            match rdr.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                // Invalid data inside one record: csv resynchronises at the next line.
+                Err(_) => continue,
+            }
+            if first {
+                first = false; // the header itself
+                continue;
+            }
+            let line = record.position().map_or(0, |p| p.line()) as u32;
+            let row = lines_before + line;
+            let rec = &record;
+            parser.row(
+                ctx,
+                row,
+                |c| match rec.get(c as usize) {
+                    Some(t) => Cell::Text(t),
+                    None => Cell::Empty,
+                },
+                |_| RowLocation::Csv { row },
+            );
+        }
+    }
+    parser.finish(ctx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_1252_reads_without_mojibake() {
+        let bytes = b"Stadsdel;Belopp\n\xd6stermalm;1 234,50\n";
+        let text = decode(bytes);
+        assert!(text.contains("Östermalm"), "{text}");
+    }
+
+    #[test]
+    fn utf8_bom_and_utf16_bom() {
+        assert_eq!(decode("\u{feff}Östermalm".as_bytes()).as_ref(), "Östermalm");
+        let mut le = vec![0xff, 0xfe];
+        for u in "Östermalm".encode_utf16() {
+            le.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(decode(&le).as_ref(), "Östermalm");
+        let mut be = Vec::new();
+        for u in "Period;Belopp".encode_utf16() {
+            be.extend_from_slice(&u.to_be_bytes());
+        }
+        assert_eq!(decode(&be).as_ref(), "Period;Belopp");
+    }
+
+    #[test]
+    fn real_kolada_windows_1252_file() {
+        let bytes = std::fs::read("../shared/realdata/kolada/hemtjanst_win1252.csv").unwrap();
+        assert!(
+            std::str::from_utf8(&bytes).is_err(),
+            "the fixture is not UTF-8"
+        );
+        let text = decode(&bytes);
+        assert!(!text.contains('\u{fffd}'));
+        assert!(!text.contains("Ã"), "mojibake");
+        assert!(
+            text.contains("Alingsås") && text.contains("Älmhult"),
+            "{}",
+            &text[..300]
+        );
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(delimiter_of("Period;Stadsdel;Belopp"), b';');
+        assert_eq!(delimiter_of("Period,Stadsdel,Belopp"), b',');
+        assert_eq!(delimiter_of("Period\tStadsdel\tBelopp,x"), b'\t');
+    }
+}

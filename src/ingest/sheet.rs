@@ -1,0 +1,274 @@
+//! Ingest, one sheet: rows of format-neutral cells → a file-local columnar part.
+//! The Excel and CSV readers find the header and then feed data rows here; this module
+//! checks every value, rejects bad rows with their location and keeps the good ones.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::SheetRecord;
+use super::issue::{Issue, RejectReason, RowLocation};
+use super::schema::{ColumnMap, HEADER_SEARCH_ROWS, Matcher, may_be_empty_with_comment};
+use super::value::{Cell, Value, parse, quote};
+use crate::model::{ColumnData, ColumnKind, DatasetSpec, Interner, Month};
+
+/// The month or year a row belongs to for re-export replacement.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum PeriodKey {
+    Month(Month),
+    Year(i32),
+}
+
+impl PeriodKey {
+    pub fn label(self) -> String {
+        match self {
+            PeriodKey::Month(m) => m.to_string(),
+            PeriodKey::Year(y) => y.to_string(),
+        }
+    }
+}
+
+/// The rows one sheet (or CSV file) contributed to one dataset; text is interned in the
+/// file's own interner.
+#[derive(Debug)]
+pub struct Part {
+    pub dataset: usize,
+    pub columns: Vec<ColumnData>,
+    pub rows: Vec<u32>,
+    pub keys: Vec<Option<PeriodKey>>,
+}
+
+/// Everything read from one file, before merging with the other files.
+#[derive(Debug, Default)]
+pub struct FileContents {
+    pub interner: Interner,
+    pub parts: Vec<Part>,
+    pub sheets: Vec<SheetRecord>,
+    pub issues: Vec<Issue>,
+}
+
+/// What the readers of one file share: the run's datasets and options, and the file's output.
+pub struct FileCtx<'o> {
+    pub datasets: &'o [Arc<DatasetSpec>],
+    pub matcher: &'o Matcher,
+    pub districts: Option<&'o [String]>,
+    pub file: PathBuf,
+    pub out: FileContents,
+}
+
+/// Header search state and row intake for one sheet.
+pub struct SheetParser {
+    sheet: Option<String>,
+    searched: usize,
+    map: Option<ColumnMap>,
+    part: Option<Part>,
+    rejected: usize,
+    months: BTreeSet<Month>,
+    key_col: Option<usize>,
+    district_col: Option<usize>,
+}
+
+/// The verdict on one row while looking for the header.
+pub enum Search {
+    Found,
+    NotYet,
+    GiveUp,
+}
+
+impl SheetParser {
+    pub fn new(sheet: Option<String>) -> SheetParser {
+        SheetParser {
+            sheet,
+            searched: 0,
+            map: None,
+            part: None,
+            rejected: 0,
+            months: BTreeSet::new(),
+            key_col: None,
+            district_col: None,
+        }
+    }
+
+    pub fn has_header(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// Source columns the data rows need (all while searching).
+    pub fn wants(&self, col: u32) -> bool {
+        match &self.map {
+            None => true,
+            Some(m) => m.source.contains(&Some(col)),
+        }
+    }
+
+    /// Offers a row as the header. Empty rows do not count towards the search limit.
+    pub fn offer_header(&mut self, ctx: &FileCtx, cells: &[(u32, String)]) -> Search {
+        if cells.iter().all(|(_, t)| t.trim().is_empty()) {
+            return Search::NotYet;
+        }
+        let header: Vec<(u32, &str)> = cells.iter().map(|(c, t)| (*c, t.as_str())).collect();
+        if let Some(map) = ctx.matcher.classify(&header) {
+            self.start(ctx, map);
+            return Search::Found;
+        }
+        self.searched += 1;
+        if self.searched >= HEADER_SEARCH_ROWS {
+            Search::GiveUp
+        } else {
+            Search::NotYet
+        }
+    }
+
+    /// Starts reading data rows for a classified header.
+    pub fn start(&mut self, ctx: &FileCtx, map: ColumnMap) {
+        let spec = &ctx.datasets[map.dataset];
+        self.key_col = spec
+            .replace_by
+            .as_deref()
+            .and_then(|n| spec.column_index(n));
+        self.district_col = spec
+            .column_index("Stadsdel")
+            .filter(|&i| spec.columns[i].kind == ColumnKind::Text);
+        self.part = Some(Part {
+            dataset: map.dataset,
+            columns: spec
+                .columns
+                .iter()
+                .map(|c| ColumnData::for_kind(c.kind))
+                .collect(),
+            rows: Vec::new(),
+            keys: Vec::new(),
+        });
+        self.map = Some(map);
+    }
+
+    /// Reads one data row. `get` gives the cell of a source column; `at` the location of a
+    /// source column for a message; `row` is the row number as the user sees it.
+    pub fn row<'b>(
+        &mut self,
+        ctx: &mut FileCtx,
+        row: u32,
+        get: impl Fn(u32) -> Cell<'b>,
+        at: impl Fn(u32) -> RowLocation,
+    ) {
+        let (Some(map), Some(part)) = (&self.map, &mut self.part) else {
+            return;
+        };
+        let spec = &ctx.datasets[map.dataset];
+        let cells: Vec<Cell<'b>> = map
+            .source
+            .iter()
+            .map(|s| s.map_or(Cell::Empty, &get))
+            .collect();
+        if cells.iter().all(Cell::is_blank) {
+            return;
+        }
+        let reject = |ctx: &mut FileCtx, i: usize, reason: RejectReason| {
+            ctx.out.issues.push(Issue::RowRejected {
+                file: ctx.file.clone(),
+                at: at(map.source[i].unwrap_or(0)),
+                column: spec.columns[i].name.clone(),
+                reason,
+            });
+        };
+        let mut values: Vec<Value<'b>> = Vec::with_capacity(cells.len());
+        for (i, (cell, col)) in cells.iter().zip(&spec.columns).enumerate() {
+            match parse(col.kind, cell) {
+                Ok(v) => values.push(v),
+                Err(reason) => {
+                    reject(ctx, i, reason);
+                    self.rejected += 1;
+                    return;
+                }
+            }
+        }
+        let has_comment = spec
+            .column_index("Kommentar")
+            .is_some_and(|k| values[k] != Value::Missing);
+        for (i, col) in spec.columns.iter().enumerate() {
+            if col.required
+                && values[i] == Value::Missing
+                && !(has_comment && may_be_empty_with_comment(spec, &col.name))
+            {
+                reject(ctx, i, RejectReason::Missing);
+                self.rejected += 1;
+                return;
+            }
+        }
+        if let (Some(list), Some(d)) = (ctx.districts, self.district_col)
+            && let Value::Text(t) = &values[d]
+        {
+            let listed = list
+                .iter()
+                .find(|l| l.as_str() == t.as_ref())
+                .or_else(|| list.iter().find(|l| l.to_lowercase() == t.to_lowercase()));
+            match listed {
+                Some(l) => values[d] = Value::Text(l.clone().into()),
+                None => {
+                    let text = quote(t);
+                    reject(ctx, d, RejectReason::UnknownDistrict { text });
+                    self.rejected += 1;
+                    return;
+                }
+            }
+        }
+        let key = self.key_col.and_then(|k| match values[k] {
+            Value::Month(m) => Some(PeriodKey::Month(m)),
+            Value::Date(d) => Some(PeriodKey::Month(d.month())),
+            Value::Integer(y) => i32::try_from(y).ok().map(PeriodKey::Year),
+            _ => None,
+        });
+        if let Some(PeriodKey::Month(m)) = key {
+            self.months.insert(m);
+        }
+        for (column, value) in part.columns.iter_mut().zip(values) {
+            push(column, value, &mut ctx.out.interner);
+        }
+        part.rows.push(row);
+        part.keys.push(key);
+    }
+
+    /// Records the sheet (and its part, if any rows were kept) in the file's output.
+    pub fn finish(self, ctx: &mut FileCtx) {
+        let dataset = self
+            .map
+            .as_ref()
+            .map(|m| ctx.datasets[m.dataset].name.clone());
+        if dataset.is_none() {
+            ctx.out.issues.push(Issue::UnknownSheet {
+                file: ctx.file.clone(),
+                sheet: self.sheet.clone(),
+            });
+        }
+        let rows = self.part.as_ref().map_or(0, |p| p.rows.len());
+        ctx.out.sheets.push(SheetRecord {
+            sheet: self.sheet,
+            dataset,
+            rows,
+            rejected: self.rejected,
+            months: self.months.into_iter().collect(),
+        });
+        if let Some(part) = self.part
+            && !part.rows.is_empty()
+        {
+            ctx.out.parts.push(part);
+        }
+    }
+}
+
+fn push(column: &mut ColumnData, value: Value, interner: &mut Interner) {
+    match (column, value) {
+        (ColumnData::Text(v), Value::Text(t)) => v.push(Some(interner.intern(&t))),
+        (ColumnData::Number(v), Value::Number(n)) => v.push(Some(n)),
+        (ColumnData::Integer(v), Value::Integer(n)) => v.push(Some(n)),
+        (ColumnData::Month(v), Value::Month(m)) => v.push(Some(m)),
+        (ColumnData::Date(v), Value::Date(d)) => v.push(Some(d)),
+        (ColumnData::Bool(v), Value::Bool(b)) => v.push(Some(b)),
+        (ColumnData::Text(v), _) => v.push(None),
+        (ColumnData::Number(v), _) => v.push(None),
+        (ColumnData::Integer(v), _) => v.push(None),
+        (ColumnData::Month(v), _) => v.push(None),
+        (ColumnData::Date(v), _) => v.push(None),
+        (ColumnData::Bool(v), _) => v.push(None),
+    }
+}

@@ -1,0 +1,596 @@
+//! Ingest, values: one cell (from Excel or CSV) → one typed value of a column kind.
+//! Takes a format-neutral `Cell` and a `ColumnKind`, gives a `Value` or the reason the cell
+//! cannot be read. Missing-value marks are `Missing`, never zero; personnummer-like ids are
+//! replaced by a keyed hash here, before anything is interned.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::issue::RejectReason;
+use crate::model::{ColumnKind, Date, Month};
+
+/// One cell as the readers see it, whatever the file format.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Empty,
+    Text(&'a str),
+    Float(f64),
+    Int(i64),
+    Bool(bool),
+    /// A date-formatted cell; `None` when its serial is outside Excel's calendar.
+    Date(Option<Date>),
+    /// An error value such as `#N/A`.
+    Error(String),
+}
+
+/// A typed value, before interning.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    Missing,
+    Text(Cow<'a, str>),
+    Number(Decimal),
+    Integer(i64),
+    Month(Month),
+    Date(Date),
+    Bool(bool),
+}
+
+/// SPEC §2: these are not values.
+pub fn is_missing_mark(t: &str) -> bool {
+    matches!(t, "" | "--" | ".." | "-" | "\u{2013}" | "\u{2014}")
+}
+
+impl Cell<'_> {
+    /// True for an empty cell or one holding only a missing-value mark.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(t) => is_missing_mark(t.trim()),
+            _ => false,
+        }
+    }
+
+    /// The cell as text, for quoting in a message and for header matching.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(t) => (*t).to_string(),
+            Cell::Float(f) => format!("{f}"),
+            Cell::Int(i) => i.to_string(),
+            Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+            Cell::Date(Some(d)) => d.to_string(),
+            Cell::Date(None) => "(date out of range)".to_string(),
+            Cell::Error(e) => e.clone(),
+        }
+    }
+}
+
+/// Reads one cell as `kind`. `Ok(Value::Missing)` for empty cells and missing marks (for
+/// `YesNo` an empty cell is "no").
+pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectReason> {
+    if let Cell::Error(e) = cell {
+        return Err(RejectReason::CellError { error: e.clone() });
+    }
+    if let Cell::Text(t) = cell {
+        let t = t.trim();
+        if t.is_empty() && kind == ColumnKind::YesNo {
+            return Ok(Value::Bool(false));
+        }
+        if is_missing_mark(t) {
+            return Ok(Value::Missing);
+        }
+    }
+    if *cell == Cell::Empty {
+        return Ok(if kind == ColumnKind::YesNo {
+            Value::Bool(false)
+        } else {
+            Value::Missing
+        });
+    }
+    let quoted = || quote(&cell.display());
+    match kind {
+        ColumnKind::Text => Ok(Value::Text(match cell {
+            Cell::Text(t) => Cow::Borrowed(t.trim()),
+            // Codes such as Verksamhet 1810 may arrive as numbers.
+            Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                Cow::Owned(format!("{}", *f as i64))
+            }
+            other => Cow::Owned(other.display()),
+        })),
+        ColumnKind::Id => parse_id(cell).map(Value::Text).ok_or(RejectReason::BadId),
+        ColumnKind::Number => parse_number(cell)
+            .map(Value::Number)
+            .ok_or_else(|| RejectReason::NotANumber { text: quoted() }),
+        ColumnKind::Integer => parse_integer(cell)
+            .map(Value::Integer)
+            .ok_or_else(|| RejectReason::NotAnInteger { text: quoted() }),
+        ColumnKind::Month => parse_month(cell)
+            .map(Value::Month)
+            .ok_or_else(|| RejectReason::NotAMonth { text: quoted() }),
+        ColumnKind::Date => parse_date(cell)
+            .map(Value::Date)
+            .ok_or_else(|| RejectReason::NotADate { text: quoted() }),
+        ColumnKind::YesNo => parse_yes_no(cell)
+            .map(Value::Bool)
+            .ok_or_else(|| RejectReason::NotYesNo { text: quoted() }),
+    }
+}
+
+/// A bad cell's text for a message: at most 40 characters, and never anything that looks
+/// like a personnummer (a swapped column must not leak one).
+pub fn quote(text: &str) -> String {
+    let t = text.trim();
+    if contains_pnr(t) {
+        return "(personnummer-like value withheld)".to_string();
+    }
+    let mut out: String = t.chars().take(40).collect();
+    if t.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+fn contains_pnr(t: &str) -> bool {
+    t.split(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
+        .any(|tok| pnr_digits(tok).is_some())
+}
+
+// ------------------------------------------------------------------------------------------
+// Numbers
+
+/// Exact decimal from a cell. Text may use decimal comma or point, spaces, NBSP or narrow
+/// NBSP as thousands separators and a leading U+2212 minus. Floats go through their
+/// shortest round-trip text so that 1234.5 stays 1234.5.
+pub fn parse_number(cell: &Cell) -> Option<Decimal> {
+    match cell {
+        Cell::Int(i) => Some(Decimal::from(*i)),
+        Cell::Float(f) if f.is_finite() => Decimal::from_str(&format!("{f}")).ok(),
+        Cell::Text(t) => parse_number_text(t),
+        _ => None,
+    }
+}
+
+pub fn parse_number_text(t: &str) -> Option<Decimal> {
+    let mut s = String::with_capacity(t.len());
+    for c in t.trim().chars() {
+        match c {
+            ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' => {}
+            '\u{2212}' => s.push('-'),
+            c => s.push(c),
+        }
+    }
+    let has_comma = s.contains(',');
+    if has_comma && s.contains('.') {
+        return None; // "1.234,50" or "1,234.50": ambiguous, as in the reference
+    }
+    if has_comma {
+        s = s.replace(',', ".");
+    }
+    let body = s.strip_prefix(['-', '+']).unwrap_or(&s);
+    if body.is_empty()
+        || !body.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || body.matches('.').count() > 1
+        || body.starts_with('.') && body.len() == 1
+    {
+        return None;
+    }
+    Decimal::from_str(&s).ok()
+}
+
+pub fn parse_integer(cell: &Cell) -> Option<i64> {
+    match cell {
+        Cell::Int(i) => Some(*i),
+        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+        Cell::Text(t) => {
+            let d = parse_number_text(t)?;
+            if d.fract().is_zero() {
+                i64::try_from(d.trunc()).ok()
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Months and dates
+
+const MONTHS_SV: [(&str, u32); 24] = [
+    ("jan", 1),
+    ("januari", 1),
+    ("feb", 2),
+    ("februari", 2),
+    ("mar", 3),
+    ("mars", 3),
+    ("apr", 4),
+    ("april", 4),
+    ("maj", 5),
+    ("jun", 6),
+    ("juni", 6),
+    ("jul", 7),
+    ("juli", 7),
+    ("aug", 8),
+    ("augusti", 8),
+    ("sep", 9),
+    ("sept", 9),
+    ("september", 9),
+    ("okt", 10),
+    ("oktober", 10),
+    ("nov", 11),
+    ("november", 11),
+    ("dec", 12),
+    ("december", 12),
+];
+
+/// A month from a date cell, a serial or yyyymm number, or text: `2013-05`, `201305`,
+/// `2013-05-31`, `2013-05-31 00:00:00`, `maj 2013`, `jan. 2013` (as `parse_month_scalar`
+/// of the reference).
+pub fn parse_month(cell: &Cell) -> Option<Month> {
+    match cell {
+        Cell::Date(d) => d.map(Date::month),
+        Cell::Int(i) => month_from_number(*i as f64),
+        Cell::Float(f) => month_from_number(*f),
+        Cell::Text(t) => parse_month_text(t),
+        _ => None,
+    }
+}
+
+fn month_from_number(f: f64) -> Option<Month> {
+    if !f.is_finite() {
+        return None;
+    }
+    if (190001.0..=299912.0).contains(&f) && f.fract() == 0.0 {
+        let n = f as i64;
+        if let Some(m) = Month::new((n / 100) as i32, (n % 100) as u32) {
+            return Some(m);
+        }
+    }
+    Date::from_excel_serial(f).map(Date::month)
+}
+
+fn digits(s: &str) -> Option<u32> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// `yyyy[-]mm[[-]dd]` followed by nothing or by a space/`T` and anything (a time).
+fn split_ymd(t: &str) -> Option<(i32, u32, Option<u32>)> {
+    let head = match t.find([' ', 't', 'T']) {
+        Some(i) => &t[..i],
+        None => t,
+    };
+    let b = head.as_bytes();
+    if b.len() < 6 || !head.is_ascii() {
+        return None;
+    }
+    let y = digits(&head[..4])? as i32;
+    let rest = head[4..].strip_prefix('-').unwrap_or(&head[4..]);
+    if rest.len() < 2 {
+        return None;
+    }
+    let m = digits(&rest[..2])?;
+    let rest = &rest[2..];
+    if rest.is_empty() {
+        return Some((y, m, None));
+    }
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    if rest.len() != 2 {
+        return None;
+    }
+    Some((y, m, Some(digits(rest)?)))
+}
+
+pub fn parse_month_text(t: &str) -> Option<Month> {
+    let t = t.trim().to_lowercase();
+    if let Some((y, m, _)) = split_ymd(&t) {
+        return Month::new(y, m);
+    }
+    let mut parts = t.split_whitespace();
+    let name = parts.next()?;
+    let year = parts.next()?;
+    if parts.next().is_some() || year.len() != 4 {
+        return None;
+    }
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let m = MONTHS_SV.iter().find(|(n, _)| *n == name)?.1;
+    Month::new(digits(year)? as i32, m)
+}
+
+/// A day from a date cell, a serial, a yyyymmdd number or text `2013-05-31`, `20130531`
+/// (a time after a space or `T` is ignored).
+pub fn parse_date(cell: &Cell) -> Option<Date> {
+    let from_number = |f: f64| -> Option<Date> {
+        if (19_000_101.0..=29_991_231.0).contains(&f) && f.fract() == 0.0 {
+            let n = f as i64;
+            return Date::new(
+                (n / 10_000) as i32,
+                ((n / 100) % 100) as u32,
+                (n % 100) as u32,
+            );
+        }
+        Date::from_excel_serial(f)
+    };
+    match cell {
+        Cell::Date(d) => *d,
+        Cell::Int(i) => from_number(*i as f64),
+        Cell::Float(f) => from_number(*f),
+        Cell::Text(t) => {
+            let (y, m, d) = split_ymd(t.trim())?;
+            Date::new(y, m, d?)
+        }
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Yes/no
+
+pub fn parse_yes_no(cell: &Cell) -> Option<bool> {
+    match cell {
+        Cell::Bool(b) => Some(*b),
+        Cell::Int(1) => Some(true),
+        Cell::Int(0) => Some(false),
+        Cell::Float(f) if *f == 1.0 => Some(true),
+        Cell::Float(f) if *f == 0.0 => Some(false),
+        Cell::Text(t) => match t.trim().to_lowercase().as_str() {
+            "ja" | "j" | "1" | "x" | "true" | "sant" | "1.0" | "1,0" => Some(true),
+            "nej" | "n" | "0" | "" | "false" | "falskt" | "0.0" | "0,0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Identifiers
+
+/// An id as text: numbers without `.0`, text trimmed; personnummer-like ids hashed.
+fn parse_id<'a>(cell: &Cell<'a>) -> Option<Cow<'a, str>> {
+    let text: Cow<'a, str> = match cell {
+        Cell::Text(t) => Cow::Borrowed(t.trim()),
+        Cell::Int(i) => Cow::Owned(i.to_string()),
+        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+            Cow::Owned(format!("{}", *f as i64))
+        }
+        _ => return None,
+    };
+    match pnr_digits(&text) {
+        Some(d) => Some(Cow::Owned(hash_pnr(&d))),
+        None => Some(text),
+    }
+}
+
+/// The ten digits YYMMDDNNNN of a personnummer-like text (`YYMMDD-NNNN`, `YYMMDD+NNNN`,
+/// `YYMMDDNNNN`, `YYYYMMDDNNNN`, `YYYYMMDD-NNNN`) whose date part is plausible (day + 60
+/// for a samordningsnummer).
+pub fn pnr_digits(t: &str) -> Option<String> {
+    let t = t.trim();
+    let (date, num) = match t.len() {
+        10 => (&t[..6], &t[6..]),
+        12 => (&t[..8], &t[8..]),
+        11 if matches!(t.as_bytes()[6], b'-' | b'+') => (&t[..6], &t[7..]),
+        13 if matches!(t.as_bytes()[8], b'-' | b'+') => (&t[..8], &t[9..]),
+        _ => return None,
+    };
+    if !date.bytes().all(|b| b.is_ascii_digit())
+        || !num.bytes().all(|b| b.is_ascii_digit())
+        || num.len() != 4
+    {
+        return None;
+    }
+    if date.len() == 8 && !matches!(&date[..2], "18" | "19" | "20") {
+        return None;
+    }
+    let md = &date[date.len() - 4..];
+    let m: u32 = md[..2].parse().ok()?;
+    let d: u32 = md[2..].parse().ok()?;
+    let day_ok = (1..=31).contains(&d) || (61..=91).contains(&d);
+    if !(1..=12).contains(&m) || !day_ok {
+        return None;
+    }
+    Some(format!("{}{}", &date[date.len() - 6..], num))
+}
+
+/// A per-process secret, so that hashes cannot be reversed by hashing all birth dates
+/// outside this run, and ids still compare equal within the run.
+fn key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut k = [0u8; 32];
+        for (i, chunk) in k.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        k
+    })
+}
+
+fn hash_pnr(ten_digits: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(key());
+    h.update(ten_digits.as_bytes());
+    let out = h.finalize();
+    let mut s = String::from("h:");
+    for b in out.iter().take(8) {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn m(y: i32, mo: u32) -> Option<Month> {
+        Month::new(y, mo)
+    }
+
+    #[test]
+    fn numbers_with_comma_spaces_and_minus() {
+        assert_eq!(parse_number_text("1 234,50"), Some(d("1234.50")));
+        assert_eq!(parse_number_text("1\u{a0}234,50"), Some(d("1234.50")));
+        assert_eq!(parse_number_text("1\u{202f}234.5"), Some(d("1234.5")));
+        assert_eq!(parse_number_text("\u{2212}300"), Some(d("-300")));
+        assert_eq!(parse_number_text("-300,25"), Some(d("-300.25")));
+        assert_eq!(parse_number_text("12 3x4"), None);
+        assert_eq!(parse_number_text("1.234,50"), None);
+        assert_eq!(parse_number_text("."), None);
+        assert_eq!(parse_number(&Cell::Float(1234.5)), Some(d("1234.5")));
+        assert_eq!(
+            parse_number(&Cell::Float(0.1 + 0.2)).unwrap().to_string(),
+            "0.30000000000000004"
+        );
+        assert_eq!(parse_number(&Cell::Float(f64::NAN)), None);
+    }
+
+    #[test]
+    fn missing_marks_are_never_zero() {
+        for t in ["", "  ", "--", "..", "-", "\u{2013}"] {
+            assert_eq!(
+                parse(ColumnKind::Number, &Cell::Text(t)),
+                Ok(Value::Missing),
+                "{t:?}"
+            );
+            assert_eq!(
+                parse(ColumnKind::Integer, &Cell::Text(t)),
+                Ok(Value::Missing)
+            );
+        }
+        assert_eq!(
+            parse(ColumnKind::YesNo, &Cell::Empty),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            parse(ColumnKind::YesNo, &Cell::Text("--")),
+            Ok(Value::Missing)
+        );
+    }
+
+    #[test]
+    fn integers_accept_whole_floats_only() {
+        assert_eq!(parse_integer(&Cell::Text("2.0")), Some(2));
+        assert_eq!(parse_integer(&Cell::Text("2,0")), Some(2));
+        assert_eq!(parse_integer(&Cell::Float(2.0)), Some(2));
+        assert_eq!(parse_integer(&Cell::Float(2.5)), None);
+        assert_eq!(parse_integer(&Cell::Text("2.5")), None);
+    }
+
+    #[test]
+    fn months_in_every_spelling() {
+        let may = m(2013, 5);
+        for t in [
+            "2013-05",
+            "2013-05-31",
+            "201305",
+            "2013-05-31 00:00:00",
+            "maj 2013",
+            "Maj 2013",
+            " MAJ 2013 ",
+        ] {
+            assert_eq!(parse_month(&Cell::Text(t)), may, "{t}");
+        }
+        assert_eq!(parse_month(&Cell::Text("jan 2013")), m(2013, 1));
+        assert_eq!(parse_month(&Cell::Text("jan. 2013")), m(2013, 1));
+        assert_eq!(parse_month(&Cell::Float(41425.0)), may, "serial");
+        assert_eq!(parse_month(&Cell::Int(201305)), may, "yyyymm");
+        assert_eq!(parse_month(&Cell::Date(Date::new(2013, 5, 31))), may);
+        assert_eq!(parse_month(&Cell::Text("2013-13")), None);
+        assert_eq!(parse_month(&Cell::Text("maj")), None);
+        assert_eq!(parse_month(&Cell::Text("majs 2013")), None);
+        assert_eq!(parse_month(&Cell::Bool(true)), None);
+    }
+
+    #[test]
+    fn dates_in_every_spelling() {
+        let day = Date::new(2013, 5, 31);
+        assert_eq!(parse_date(&Cell::Text("2013-05-31")), day);
+        assert_eq!(parse_date(&Cell::Text("20130531")), day);
+        assert_eq!(parse_date(&Cell::Int(20130531)), day);
+        assert_eq!(parse_date(&Cell::Float(41425.0)), day);
+        assert_eq!(parse_date(&Cell::Text("2013-02-30")), None);
+        assert_eq!(parse_date(&Cell::Text("2013-05")), None);
+    }
+
+    #[test]
+    fn yes_no_words() {
+        for t in ["Ja", "j", "1", "X", "TRUE", "true"] {
+            assert_eq!(parse_yes_no(&Cell::Text(t)), Some(true), "{t}");
+        }
+        for t in ["Nej", "n", "0", "", "False"] {
+            assert_eq!(parse_yes_no(&Cell::Text(t)), Some(false), "{t}");
+        }
+        assert_eq!(parse_yes_no(&Cell::Text("kanske")), None);
+        assert_eq!(parse_yes_no(&Cell::Bool(true)), Some(true));
+        assert_eq!(parse_yes_no(&Cell::Float(2.0)), None);
+    }
+
+    #[test]
+    fn ids_from_numbers_and_personnummer_hashed() {
+        assert_eq!(
+            parse(ColumnKind::Id, &Cell::Float(12345.0)),
+            Ok(Value::Text("12345".into()))
+        );
+        assert_eq!(
+            parse(ColumnKind::Id, &Cell::Text(" H-77 ")),
+            Ok(Value::Text("H-77".into()))
+        );
+        let a = parse(ColumnKind::Id, &Cell::Text("850101-1234")).unwrap();
+        let b = parse(ColumnKind::Id, &Cell::Text("19850101-1234")).unwrap();
+        let c = parse(ColumnKind::Id, &Cell::Int(198501011234)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        match a {
+            Value::Text(t) => {
+                assert!(t.starts_with("h:"), "{t}");
+                assert!(!t.contains("1234"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pnr_digits("850101+1234").as_deref(), Some("8501011234"));
+        assert_eq!(pnr_digits("851301-1234"), None, "month 13");
+        assert_eq!(pnr_digits("12345"), None);
+        assert_eq!(
+            parse(ColumnKind::Id, &Cell::Float(1.5)),
+            Err(RejectReason::BadId)
+        );
+    }
+
+    #[test]
+    fn quotes_are_short_and_never_hold_a_personnummer() {
+        assert_eq!(quote("12 3x4"), "12 3x4");
+        assert_eq!(quote(&"x".repeat(50)).chars().count(), 41);
+        assert!(!quote("kr 850101-1234").contains("850101"));
+    }
+
+    #[test]
+    fn text_codes_from_numbers() {
+        assert_eq!(
+            parse(ColumnKind::Text, &Cell::Float(1810.0)),
+            Ok(Value::Text("1810".into()))
+        );
+        assert_eq!(
+            parse(ColumnKind::Text, &Cell::Int(2013)),
+            Ok(Value::Text("2013".into()))
+        );
+        assert_eq!(
+            parse(ColumnKind::Number, &Cell::Error("#N/A".into())),
+            Err(RejectReason::CellError {
+                error: "#N/A".into()
+            })
+        );
+    }
+}
