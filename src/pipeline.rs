@@ -11,12 +11,12 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::cli::{Config, ConfigError};
-use crate::deliver::{file_name_part, write_atomic, WriteError};
-use crate::evaluate::prepare::{prepare, PAYMENTS};
-use crate::evaluate::{evaluate, EvalOutcome};
-use crate::ingest::{self, FileOutcome, Inputs, IngestOptions, Severity};
+use crate::deliver::{WriteError, file_name_part, write_atomic};
+use crate::evaluate::prepare::{PAYMENTS, prepare};
+use crate::evaluate::{EvalOutcome, evaluate};
+use crate::ingest::{self, FileOutcome, IngestOptions, Inputs, Severity};
 use crate::model::{Month, Period};
-use crate::render::{render_json, render_workbook, RenderError};
+use crate::render::{RenderError, render_json, render_workbook};
 use crate::report::{self, ControlData, ControlFile, ControlIssue, Scope};
 use crate::rules::pack::{indicators, report_settings, targets};
 use crate::rules::{Limits, PackError, RuleError, RulePack};
@@ -113,9 +113,11 @@ pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
     }
     let period = match config.period {
         Some(p) => p,
-        None => latest_month(&inputs).map(Period::month).ok_or_else(|| FatalError::NoPeriod {
-            dir: config.input_dir.clone(),
-        })?,
+        None => latest_month(&inputs)
+            .map(Period::month)
+            .ok_or_else(|| FatalError::NoPeriod {
+                dir: config.input_dir.clone(),
+            })?,
     };
 
     log.stage("evaluating indicators");
@@ -320,7 +322,7 @@ fn control_files(inputs: &Inputs) -> Vec<ControlFile> {
                 rows: 0,
                 rejected: 0,
                 months: String::new(),
-                outcome: format!("hoppades över: {}", reason.sv()),
+                outcome: reason.sv(),
             }),
             FileOutcome::Duplicate { of } => out.push(ControlFile {
                 name: f.name.clone(),
@@ -357,7 +359,8 @@ fn control_for_district(control: &ControlData, others: &[&str]) -> ControlData {
             f.outcome = "(gäller annan stadsdel)".into();
         }
     }
-    c.rejected_rows.retain(|i| !names_other(&i.location) && !names_other(&i.message));
+    c.rejected_rows
+        .retain(|i| !names_other(&i.location) && !names_other(&i.message));
     c.replacements.retain(|r| !names_other(r));
     c.rule_errors.retain(|i| !names_other(&i.message));
     c.warnings.retain(|w| !names_other(w));
@@ -376,10 +379,17 @@ fn write_outputs(
         source,
     })?;
     let eval = &outcome.evaluation;
-    let stem = format!("{}_{}", file_name_part(&eval.file_stem), eval.period.label());
+    let stem = format!(
+        "{}_{}",
+        file_name_part(&eval.file_stem),
+        eval.period.label()
+    );
     let mut jobs: Vec<(String, Scope)> = vec![(format!("{stem}.xlsx"), Scope::Whole)];
     for (i, d) in eval.districts.iter().enumerate() {
-        jobs.push((format!("{stem}_{}.xlsx", file_name_part(d)), Scope::District(i)));
+        jobs.push((
+            format!("{stem}_{}.xlsx", file_name_part(d)),
+            Scope::District(i),
+        ));
     }
     let rendered: Vec<Result<(String, Vec<u8>), FatalError>> = jobs
         .into_par_iter()

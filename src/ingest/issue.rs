@@ -144,7 +144,7 @@ impl SkipReason {
         }
     }
 
-    fn sv(&self) -> String {
+    pub fn sv(&self) -> String {
         match self {
             SkipReason::NotAnExportFormat => "inget exportformat, hoppades över".to_string(),
             SkipReason::Io { detail } => format!("kan inte läsas ({detail}), hoppades över"),

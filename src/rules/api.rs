@@ -10,7 +10,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, Map, Position};
 use rust_decimal::Decimal;
 
 use crate::evaluate::Figure;
-use crate::evaluate::prepare::{HouseholdMonth, Prepared, col};
+use crate::evaluate::prepare::{HouseholdMonth, PAYMENTS, Prepared, col};
 use crate::model::{ColumnData, Date, Month, Period, Sym, Table, days_in_month, round_half_away};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -207,6 +207,7 @@ pub fn register(engine: &mut Engine) {
             }
         })
         .register_fn("utbetalt", |u: &mut Underlag| -> Decimal {
+            u.note_payment_coverage();
             let p = u.period;
             u.data.scopes[u.scope]
                 .paid
@@ -447,7 +448,21 @@ fn yes_no(value: &Dynamic) -> Option<bool> {
 }
 
 impl Underlag {
+    /// Marks the figure `saknas` when no month of the period has any payment at all (a
+    /// year before the exports begin is unknown, not zero).
+    fn note_payment_coverage(&self) {
+        let covered = self
+            .period
+            .months()
+            .iter()
+            .any(|m| self.data.months_present.contains(m));
+        if !covered {
+            MISSING_DATASETS.with(|m| m.borrow_mut().push(PAYMENTS.to_string()));
+        }
+    }
+
     fn households(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
+        self.note_payment_coverage();
         let months = &self.data.scopes[self.scope].months;
         let selection = months
             .iter()
@@ -680,6 +695,11 @@ impl Rader {
         if self.absent {
             return Ok(self.clone());
         }
+        // A period that ends before the dataset's first dated row is outside what the
+        // exports cover: unknown, not zero.
+        if self.first_month(name)?.is_some_and(|first| first > p.end) {
+            MISSING_DATASETS.with(|m| m.borrow_mut().push(self.table.spec.name.clone()));
+        }
         Ok(match self.column(name)? {
             ColumnData::Date(v) => self.keep(|i| v[i].is_some_and(|d| p.contains(d.month()))),
             ColumnData::Month(v) => self.keep(|i| v[i].is_some_and(|m| p.contains(m))),
@@ -692,6 +712,15 @@ impl Rader {
                     "i_perioden: {name:?} is not a date, month or year column"
                 ));
             }
+        })
+    }
+
+    /// The earliest month in a date or month column of the whole dataset.
+    fn first_month(&self, name: &str) -> Fallible<Option<Month>> {
+        Ok(match self.column(name)? {
+            ColumnData::Date(v) => v.iter().flatten().map(|d| d.month()).min(),
+            ColumnData::Month(v) => v.iter().flatten().min().copied(),
+            _ => None,
         })
     }
 
