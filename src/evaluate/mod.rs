@@ -56,6 +56,34 @@ pub struct RuleSource {
     pub last_line: usize,
 }
 
+/// Which months an indicator's figure covers, for the Period column. The computation
+/// itself is the rule's; this only says what it did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Window {
+    /// January..the period's end (the default).
+    #[default]
+    YearToDate,
+    /// Only the period's last month (a snapshot).
+    LastMonth,
+    /// The n months ending with the period's last month.
+    Rolling(u32),
+}
+
+impl Window {
+    /// The Period column's text: "januari–maj 2019", "maj 2019", "juni 2018–maj 2019".
+    pub fn label_sv(self, period: Period) -> String {
+        let end = period.end;
+        match self {
+            Window::YearToDate => period.label_sv(),
+            Window::LastMonth => format!("{} {}", end.name_sv(), end.year),
+            Window::Rolling(n) => {
+                let start = end.plus(1 - n as i32);
+                format!("{} {}–{} {}", start.name_sv(), start.year, end.name_sv(), end.year)
+            }
+        }
+    }
+}
+
 /// An indicator as the rule pack declares it.
 #[derive(Clone, Debug)]
 pub struct IndicatorDef {
@@ -64,6 +92,7 @@ pub struct IndicatorDef {
     pub unit: Unit,
     pub decimals: u32,
     pub direction: Direction,
+    pub window: Window,
     /// Where the computing function is defined (for `explain`).
     pub source: Option<RuleSource>,
 }

@@ -57,6 +57,7 @@ pub(crate) fn sample() -> (Evaluation, ControlData) {
             unit: Unit::Percent,
             decimals: 2,
             direction: Direction::LowerIsBetter,
+            window: crate::evaluate::Window::YearToDate,
             source: None,
         },
         IndicatorDef {
@@ -65,6 +66,7 @@ pub(crate) fn sample() -> (Evaluation, ControlData) {
             unit: Unit::Kronor,
             decimals: 0,
             direction: Direction::LowerIsBetter,
+            window: crate::evaluate::Window::YearToDate,
             source: None,
         },
         IndicatorDef {
@@ -73,6 +75,7 @@ pub(crate) fn sample() -> (Evaluation, ControlData) {
             unit: Unit::Count,
             decimals: 0,
             direction: Direction::HigherIsBetter,
+            window: crate::evaluate::Window::YearToDate,
             source: None,
         },
     ];

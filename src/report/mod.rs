@@ -295,13 +295,13 @@ impl<'a> View<'a> {
 fn summary_sheet(view: &View) -> Sheet {
     let eval = view.eval;
     let district = view.own_district.map(|(i, _)| i);
-    let period = eval.period.label_sv();
     let rows = eval
         .indicators
         .iter()
         .enumerate()
         .map(|(i, def)| {
             let result = view.result(i, district);
+            let period = def.window.label_sv(eval.period);
             let mut cells = vec![Cell::text(&def.name), Cell::text(def.unit.label())];
             match result {
                 Some(r) => {

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::api::number;
 use super::{RuleError, RulePack};
 use crate::evaluate::prepare::HouseholdIdentity;
-use crate::evaluate::{Direction, IndicatorDef, RuleSource, Target, Unit};
+use crate::evaluate::{Direction, IndicatorDef, RuleSource, Target, Unit, Window};
 
 /// Report-wide settings from `rapport()`.
 #[derive(Clone, Debug)]
@@ -210,6 +210,18 @@ fn indicator_from(pack: &RulePack, item: &Dynamic) -> Result<IndicatorSpec, Stri
             ));
         }
     };
+    let window = match text_field(&m, "periodtyp").as_deref().map(str::trim) {
+        None | Some("ack") | Some("ackumulerad") => Window::YearToDate,
+        Some("sista_manaden") => Window::LastMonth,
+        Some(other) => match other.strip_prefix("rullande_").and_then(|n| n.parse::<u32>().ok()) {
+            Some(n) if (1..=120).contains(&n) => Window::Rolling(n),
+            _ => {
+                return Err(format!(
+                    "{id}: periodtyp {other:?} is not \"ack\", \"sista_manaden\" or \"rullande_12\""
+                ));
+            }
+        },
+    };
     let function = text_field(&m, "berakna").unwrap_or_else(|| id.clone());
     let source = pack.file_defining(&function).map(|f| {
         let (first_line, last_line) = pack.function_lines(f, &function).unwrap_or((0, 0));
@@ -226,6 +238,7 @@ fn indicator_from(pack: &RulePack, item: &Dynamic) -> Result<IndicatorSpec, Stri
             unit,
             decimals,
             direction,
+            window,
             source,
         },
         function,
