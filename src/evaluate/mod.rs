@@ -78,7 +78,13 @@ impl Window {
             Window::LastMonth => format!("{} {}", end.name_sv(), end.year),
             Window::Rolling(n) => {
                 let start = end.plus(1 - n as i32);
-                format!("{} {}–{} {}", start.name_sv(), start.year, end.name_sv(), end.year)
+                format!(
+                    "{} {}–{} {}",
+                    start.name_sv(),
+                    start.year,
+                    end.name_sv(),
+                    end.year
+                )
             }
         }
     }

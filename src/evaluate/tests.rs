@@ -662,3 +662,80 @@ fn targets_decrease_and_rounding_decide_the_status() {
     // no target for bidragsmanader
     assert_eq!(r.get("bidragsmanader", None).status, Status::NoTarget);
 }
+
+/// The README's "Add an indicator" example, taken from the README itself, added to the
+/// shipped pack: it must compile and compute what the README says.
+#[test]
+fn readme_worked_example_adds_an_indicator() {
+    let readme = include_str!("../../README.md");
+    let declaration = readme
+        .lines()
+        .find(|l| l.contains("id: \"andel_hushall_med_barn\""))
+        .unwrap()
+        .trim();
+    let start = readme.find("fn andel_hushall_med_barn(u)").unwrap();
+    let end = start + readme[start..].find("\n   }").unwrap() + 5;
+    let function: String = readme[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut sources = Vec::new();
+    for f in ["rapport", "indikatorer", "mal", "uppfyllelse"] {
+        let display = format!("rules/{f}.rhai");
+        let mut text = std::fs::read_to_string(&display).unwrap();
+        if f == "indikatorer" {
+            text = text.replacen(
+                "fn indikatorer() {\n    [\n",
+                &format!("fn indikatorer() {{\n    [\n        {declaration}\n"),
+                1,
+            );
+            text.push('\n');
+            text.push_str(&function);
+        }
+        sources.push((display, text));
+    }
+    let pack = RulePack::from_sources(sources, Limits::default());
+    assert!(pack.errors.is_empty(), "{:?}", pack.errors);
+    let (specs, errs) = indicators(&pack);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(specs[0].def.id, "andel_hushall_med_barn");
+    let mut i = Interner::default();
+    let p = table(
+        &mut i,
+        payments_spec(),
+        &[
+            pay(1, "A", "h1", "100", 1, 2),
+            pay(1, "A", "h2", "100", 1, 0),
+            pay(2, "A", "h2", "100", 1, 1),
+            pay(2, "A", "h3", "100", 2, 0),
+        ],
+    );
+    let map: BTreeMap<String, Table> = [("utbetalningar".to_string(), p)].into_iter().collect();
+    let data = Arc::new(prepare(
+        i,
+        map,
+        vec!["utbetalningar".into()],
+        None,
+        HouseholdIdentity::Global,
+    ));
+    let (settings, _) = report_settings(&pack);
+    let settings = crate::rules::pack::ReportSettings {
+        districts: None,
+        ..settings
+    };
+    let out = evaluate(
+        data,
+        &pack,
+        &settings,
+        &specs,
+        &targets(&pack),
+        crate::model::Period::parse("2019-02").unwrap(),
+    );
+    // h1 and h2 have children in some active month, h3 never: 2 of 3
+    let r = out.evaluation.result(0, None).unwrap();
+    assert_eq!(
+        (r.current.numerator, r.current.denominator),
+        (Some(dec("2")), Some(dec("3")))
+    );
+}

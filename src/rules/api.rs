@@ -128,6 +128,10 @@ pub const API: &[(&str, &str)] = &[
         "household-months where Forsorjningshinder or AktuellJobbtorg equals the value",
     ),
     (
+        "dar_minst(h, falt, n)",
+        "household-months whose field (AntalBarn, Personer, …) is at least n",
+    ),
+    (
         "minst_manader(h, n)",
         "household-months of households present in at least n months of the set",
     ),
@@ -277,6 +281,16 @@ pub fn register(engine: &mut Engine) {
             "dar",
             |h: &mut Hushallsmanader, field: &str, value: Dynamic| -> Fallible<Hushallsmanader> {
                 h.where_field(field, &value)
+            },
+        )
+        .register_fn(
+            "dar_minst",
+            |h: &mut Hushallsmanader, field: &str, least: Dynamic| -> Fallible<Hushallsmanader> {
+                let f = household_field(field)?;
+                let Some(least) = number(&least, "dar_minst")? else {
+                    return fail("dar_minst needs a number");
+                };
+                Ok(h.filter(|hm| f(hm) >= least))
             },
         )
         .register_fn("minst_manader", |h: &mut Hushallsmanader, n: INT| {
@@ -765,5 +779,55 @@ fn cell_key(c: &ColumnData, i: usize, data: &Prepared) -> Option<String> {
         ColumnData::Month(v) => v[i].map(|x| x.to_string()),
         ColumnData::Date(v) => v[i].map(|x| x.to_string()),
         ColumnData::Bool(v) => v[i].map(|x| x.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::API;
+
+    /// Every `register_fn("name"` in this file.
+    fn registered() -> Vec<String> {
+        let all = include_str!("api.rs");
+        let src = all.split("#[cfg(test)]").next().unwrap_or(all);
+        let mut names: Vec<String> = src
+            .match_indices("register_fn(")
+            .filter_map(|(i, _)| {
+                let rest = src[i + "register_fn(".len()..].trim_start();
+                let rest = rest.strip_prefix('"')?;
+                Some(rest[..rest.find('"')?].to_string())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn documented() -> Vec<String> {
+        let mut names: Vec<String> = API
+            .iter()
+            .map(|(sig, _)| sig[..sig.find('(').unwrap_or(sig.len())].to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn every_registered_function_is_documented_in_api_and_readme() {
+        let registered = registered();
+        assert!(registered.len() > 20, "{registered:?}");
+        assert_eq!(
+            registered,
+            documented(),
+            "API list and registrations differ"
+        );
+        let readme = include_str!("../../README.md");
+        for name in &registered {
+            assert!(
+                readme.contains(&format!("{name}(")),
+                "README does not document {name}()"
+            );
+        }
     }
 }

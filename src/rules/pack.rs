@@ -213,7 +213,10 @@ fn indicator_from(pack: &RulePack, item: &Dynamic) -> Result<IndicatorSpec, Stri
     let window = match text_field(&m, "periodtyp").as_deref().map(str::trim) {
         None | Some("ack") | Some("ackumulerad") => Window::YearToDate,
         Some("sista_manaden") => Window::LastMonth,
-        Some(other) => match other.strip_prefix("rullande_").and_then(|n| n.parse::<u32>().ok()) {
+        Some(other) => match other
+            .strip_prefix("rullande_")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
             Some(n) if (1..=120).contains(&n) => Window::Rolling(n),
             _ => {
                 return Err(format!(
