@@ -681,10 +681,16 @@ fn readme_worked_example_adds_an_indicator() {
         .collect::<Vec<_>>()
         .join("\n");
     let mut sources = Vec::new();
-    for f in ["rapport", "indikatorer", "mal", "uppfyllelse"] {
-        let display = format!("rules/{f}.rhai");
-        let mut text = std::fs::read_to_string(&display).unwrap();
-        if f == "indikatorer" {
+    let mut files: Vec<_> = std::fs::read_dir("rules")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
+    files.sort();
+    for path in files {
+        let display = format!("rules/{}", path.file_name().unwrap().to_string_lossy());
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if display == "rules/indikatorer.rhai" {
             text = text.replacen(
                 "fn indikatorer() {\n    [\n",
                 &format!("fn indikatorer() {{\n    [\n        {declaration}\n"),
@@ -733,6 +739,7 @@ fn readme_worked_example_adds_an_indicator() {
         crate::model::Period::parse("2019-02").unwrap(),
     );
     // h1 and h2 have children in some active month, h3 never: 2 of 3
+    assert!(out.rule_errors.is_empty(), "{:?}", out.rule_errors);
     let r = out.evaluation.result(0, None).unwrap();
     assert_eq!(
         (r.current.numerator, r.current.denominator),
