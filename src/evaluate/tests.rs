@@ -718,10 +718,18 @@ fn readme_worked_example_adds_an_indicator() {
         ],
     );
     let map: BTreeMap<String, Table> = [("utbetalningar".to_string(), p)].into_iter().collect();
+    let known = [
+        "utbetalningar",
+        "befolkning",
+        "avslut",
+        "insatser",
+        "avhysningar",
+        "manuella_utfall",
+    ];
     let data = Arc::new(prepare(
         i,
         map,
-        vec!["utbetalningar".into()],
+        known.map(String::from).to_vec(),
         None,
         HouseholdIdentity::Global,
     ));
