@@ -176,14 +176,16 @@ impl Ledger {
             ],
         )?;
         let inflation = 1.02f64.powi(ym.year - ANCHOR_YEAR);
-        for d in 0..self.names.len() {
+        for (d, &district_support) in support.iter().enumerate().take(self.names.len()) {
             let scale = self.scales[d] * inflation;
             let mut lines: Vec<(u16, u16, &'static str, i64)> = Vec::new();
             for a in ACCOUNTS {
                 let base = a.monthly * scale;
                 let rng = &mut self.rng;
                 match a.pattern {
-                    Pattern::Support => lines.push((a.verksamhet, a.konto, a.name, support[d])),
+                    Pattern::Support => {
+                        lines.push((a.verksamhet, a.konto, a.name, district_support))
+                    }
                     Pattern::Steady => lines.push((a.verksamhet, a.konto, a.name, kr(base))),
                     Pattern::Noisy => {
                         let total = base * rng.uniform(0.88, 1.12);
@@ -200,7 +202,7 @@ impl Ledger {
                         }
                     }
                     Pattern::Quarterly => {
-                        if ym.month % 3 == 0 {
+                        if ym.month.is_multiple_of(3) {
                             let amount = 3.0 * base * rng.uniform(0.9, 1.1);
                             lines.push((a.verksamhet, a.konto, a.name, ore(rng, amount)));
                         }

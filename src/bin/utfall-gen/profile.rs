@@ -127,7 +127,7 @@ impl Profile {
     /// A plausible random municipality: log-normal population, caseload proportional to
     /// population (scaled to the requested total later).
     fn random(name: &str, rng: &mut Rng) -> Profile {
-        let population = (16_000.0 * (0.95 * rng.normal()).exp()).clamp(2_400.0, 980_000.0);
+        let population = (22_000.0 * (0.95 * rng.normal()).exp()).clamp(2_400.0, 980_000.0);
         let level = population * 0.0045 * rng.uniform(0.55, 1.6);
         let long = rng.uniform(0.70, 0.86);
         let short = rng.uniform(0.08, 0.18).min(1.0 - long - 0.04);

@@ -326,7 +326,7 @@ fn format_fixed(line: &mut String, value: i64, decimals: u32, style: &CsvStyle) 
     match style.thousands {
         Some(sep) => {
             for (i, c) in whole.chars().enumerate() {
-                if i > 0 && (whole.len() - i) % 3 == 0 {
+                if i > 0 && (whole.len() - i).is_multiple_of(3) {
                     line.push(sep);
                 }
                 line.push(c);
