@@ -10,3 +10,6 @@ mod harness;
 
 #[path = "cli/indicators.rs"]
 mod indicators;
+
+#[path = "cli/inputs.rs"]
+mod inputs;
