@@ -13,3 +13,9 @@ mod indicators;
 
 #[path = "cli/inputs.rs"]
 mod inputs;
+
+#[path = "cli/statuses.rs"]
+mod statuses;
+
+#[path = "cli/rules.rs"]
+mod rules;
