@@ -19,3 +19,12 @@ mod statuses;
 
 #[path = "cli/rules.rs"]
 mod rules;
+
+#[path = "cli/outputs.rs"]
+mod outputs;
+
+#[path = "cli/privacy.rs"]
+mod privacy;
+
+#[path = "cli/golden.rs"]
+mod golden;

@@ -63,6 +63,11 @@ impl Case {
         }
     }
 
+    /// Removes the output folder, so the next run's outputs are alone in it.
+    pub fn clear_output(&self) {
+        let _ = std::fs::remove_dir_all(self.output_dir());
+    }
+
     /// A text file (UTF-8) in the input folder.
     pub fn csv(self, name: &str, text: &str) -> Case {
         self.bytes(name, text.as_bytes())
@@ -261,6 +266,12 @@ impl Run {
             .find(|f| f.ends_with(&suffix))
             .unwrap_or_else(|| panic!("no workbook for {district}: {:?}", self.files()));
         self.workbook(&name)
+    }
+
+    /// The calamine dump and the raw xml of one output workbook.
+    pub fn everything_of(&self, name: &str) -> String {
+        let p = self.path(name);
+        format!("{}{}", Dump::read(&p).text, raw_xlsx_text(&p))
     }
 
     /// Every output file's text as one string (workbook dumps, the JSON) plus stderr and
