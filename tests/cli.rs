@@ -28,3 +28,6 @@ mod privacy;
 
 #[path = "cli/golden.rs"]
 mod golden;
+
+#[path = "cli/semantics.rs"]
+mod semantics;
