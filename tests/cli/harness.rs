@@ -174,7 +174,12 @@ impl Case {
             if started.elapsed() > RUN_TIMEOUT {
                 child.kill().unwrap();
                 child.wait().unwrap();
-                panic!("utfall {:?} ran longer than {RUN_TIMEOUT:?}", args.iter().map(|a| a.as_ref().to_os_string()).collect::<Vec<_>>());
+                panic!(
+                    "utfall {:?} ran longer than {RUN_TIMEOUT:?}",
+                    args.iter()
+                        .map(|a| a.as_ref().to_os_string())
+                        .collect::<Vec<_>>()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
@@ -337,7 +342,10 @@ impl Report {
     }
 
     pub fn status(&self, id: &str, district: Option<&str>) -> String {
-        self.result(id, district)["status"].as_str().unwrap().to_string()
+        self.result(id, district)["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -411,7 +419,9 @@ impl Dump {
     /// One cell of the row whose column A is `first`, by column letter.
     pub fn cell(&self, sheet: &str, first: &str, column: char) -> String {
         let row = self.row(sheet, first);
-        row.get((column as u8 - b'A') as usize).cloned().unwrap_or_default()
+        row.get((column as u8 - b'A') as usize)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

@@ -33,7 +33,10 @@ fn payments() -> Case {
         "2019-04;Kungsholmen;H5;600;1;0;0;;",
     ];
     Case::new()
-        .csv("utbetalningar.csv", &format!("{UTB}\n{}\n", rows.join("\n")))
+        .csv(
+            "utbetalningar.csv",
+            &format!("{UTB}\n{}\n", rows.join("\n")),
+        )
         .csv(
             "befolkning.csv",
             &befolkning(
@@ -65,23 +68,23 @@ fn household_counts_amounts_and_population_shares() {
         // Total: Jan 3, Feb 2, Mar H1 H3 H4 = 3, Apr H1 H3 H5 = 3 → 11; 11 / 4 = 2.75 → 3.
         // (Not K + N's average: the total counts H3 once a month.)
         ("hushall_snitt", None),
-        ("hushall_unika", k),  // H1 H2 H3 H5 = 4
-        ("hushall_unika", n),  // H3 H4 = 2
-        ("hushall_unika", None), // H1..H5 = 5: H3 once, not 6
-        ("bidragsmanader", k), // 8
-        ("bidragsmanader", n), // 3
+        ("hushall_unika", k),     // H1 H2 H3 H5 = 4
+        ("hushall_unika", n),     // H3 H4 = 2
+        ("hushall_unika", None),  // H1..H5 = 5: H3 once, not 6
+        ("bidragsmanader", k),    // 8
+        ("bidragsmanader", n),    // 3
         ("bidragsmanader", None), // 11
         // K: H1 4000 + H2 (2000 + 2000 − 2000) + H3 1000 + H5 600 = 7600
         ("utbetalt", k),
         // N: H3 1000 + H4 (300 − 100) = 1200
         ("utbetalt", n),
-        ("utbetalt", None), // 8800
-        ("medelbidrag", k), // 7600 / 8 = 950
-        ("medelbidrag", n), // 1200 / 3 = 400
+        ("utbetalt", None),    // 8800
+        ("medelbidrag", k),    // 7600 / 8 = 950
+        ("medelbidrag", n),    // 1200 / 3 = 400
         ("medelbidrag", None), // 8800 / 11 = 800
-        ("bidragstid", k), // 8 / 4 = 2
-        ("bidragstid", n), // 3 / 2 = 1.5
-        ("bidragstid", None), // 11 / 5 = 2.2
+        ("bidragstid", k),     // 8 / 4 = 2
+        ("bidragstid", n),     // 3 / 2 = 1.5
+        ("bidragstid", None),  // 11 / 5 = 2.2
         // Persons (vuxna + barn) in active households, K: Jan 3+2+1 = 6, Feb 3+1 = 4 (H1's
         // largest row), Mar 3, Apr 3+1 = 4 → 17; 17 / 4 = 4.25 per month; / 1000 → 0.425 %
         // → 0.43 (half away from zero).
@@ -350,7 +353,10 @@ fn closed_cases_and_the_share_closed_to_work() {
         avslut += &format!("2019-02-1{i};Norrmalm;B{i};{why}\n");
     }
     let case = Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv("avslut.csv", &avslut);
     let run = case.run(&["run", "--period", "2019-T1"]);
     run.expect_code(0);
@@ -392,7 +398,10 @@ fn rehabilitation_to_own_or_other_support() {
         "Q5;Norrmalm;Arbetslivsinriktad rehabilitering;2019-04-30;;",
     ];
     let case = Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv(
             "insatser.csv",
             &format!(
@@ -432,10 +441,16 @@ fn evictions_averted_and_evictions_touching_children() {
         "2019-03-10;Norrmalm;F2;Nej;Nej",
     ];
     let case = Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv(
             "avhysningar.csv",
-            &format!("Datum;Stadsdel;ArendeID;BarnBerorda;Avvarjd\n{}\n", rows.join("\n")),
+            &format!(
+                "Datum;Stadsdel;ArendeID;BarnBerorda;Avvarjd\n{}\n",
+                rows.join("\n")
+            ),
         );
     let run = case.run(&["run", "--period", "2019-T1"]);
     run.expect_code(0);
@@ -466,7 +481,10 @@ Antal ungdomar som fått sommarjobb;2019-T1;Kungsholmen;120;
 sommarjobb;2019-T1;;400;
 ";
     let case = Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv("manuella.csv", manual);
     let run = case.run(&["run", "--period", "2019-T1"]);
     run.expect_code(0);
@@ -488,5 +506,8 @@ sommarjobb Totalt: 400 null null 400 helt"
     let n = j.result("sjukfranvaro", Some("Norrmalm"));
     assert!(n["value"].is_null(), "\"--\" is not 0: {n}");
     assert_eq!(n["status"], "saknas");
-    assert_eq!(j.result("sjukfranvaro", None)["comment"], "Hög under februari");
+    assert_eq!(
+        j.result("sjukfranvaro", None)["comment"],
+        "Hög under februari"
+    );
 }

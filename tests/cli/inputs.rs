@@ -23,7 +23,10 @@ fn windows_1252_csv_with_decimal_comma_and_thousands_separators() {
     // Ö: 1 234,50 + 2 000,25 = 3 234,75; K: 12 345 678,9.
     assert_eq!(j.result("utbetalt", Some("Östermalm"))["value"], 3234.75);
     assert_eq!(j.result("hushall_unika", Some("Östermalm"))["value"], 2);
-    assert_eq!(j.result("utbetalt", Some("Kungsholmen"))["value"], 12345678.9);
+    assert_eq!(
+        j.result("utbetalt", Some("Kungsholmen"))["value"],
+        12345678.9
+    );
     assert_eq!(j.result("utbetalt", None)["value"], 12348913.65);
 }
 
@@ -37,7 +40,13 @@ fn xlsx_header_below_title_rows_and_periods_written_every_way() {
         &[
             &["Utbetalningar ekonomiskt bistånd"],
             &["Uttag 2019-05-02"],
-            &["Månad", "Stadsdelsområde", "Hushålls-ID", "Utbetalt", "Antal vuxna"],
+            &[
+                "Månad",
+                "Stadsdelsområde",
+                "Hushålls-ID",
+                "Utbetalt",
+                "Antal vuxna",
+            ],
             &["#date 2019-01-31", "Kungsholmen", "H1", "100", "1"],
             &["43497", "Kungsholmen", "H1", "200", "1"],
             &["'2019-03", "Kungsholmen", "H1", "300", "1"],
@@ -49,10 +58,20 @@ fn xlsx_header_below_title_rows_and_periods_written_every_way() {
     run.expect_code(0);
     let j = run.json();
     // H1 Jan..Apr (4) + H2 Mar (1) = 5 household-months, 100+200+300+1000+400 = 2000 kr.
-    assert_eq!(j.line("bidragsmanader", Some("Kungsholmen")), "bidragsmanader Kungsholmen: 5 5 null 5 ingen_malsattning");
+    assert_eq!(
+        j.line("bidragsmanader", Some("Kungsholmen")),
+        "bidragsmanader Kungsholmen: 5 5 null 5 ingen_malsattning"
+    );
     assert_eq!(j.result("utbetalt", Some("Kungsholmen"))["value"], 2000);
-    assert!(j.0["diagnostics"]["warnings"].as_array().unwrap().iter().all(|w| !w.as_str().unwrap().contains("2019-0")),
-        "every month has payments: {}", j.0["diagnostics"]);
+    assert!(
+        j.0["diagnostics"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| !w.as_str().unwrap().contains("2019-0")),
+        "every month has payments: {}",
+        j.0["diagnostics"]
+    );
     let kontroll = run.whole().row("Kontroll", "Utbetalningar jan-apr.xlsx");
     assert_eq!(kontroll[1], "s:utbetalningar");
     assert_eq!(kontroll[3], "n:5");
@@ -65,12 +84,20 @@ fn a_re_exported_month_replaces_the_older_export() {
     // written first (older modification time) and sorts first by name: only the export
     // date in the name decides.
     let case = Case::new()
-        .csv("utb_2019-01.csv", &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"))
-        .csv("a_utb_2019-03_export_2019-04-10.csv", &format!("{UTB}\n2019-03;Kungsholmen;H1;1100;1;0;0;;\n"));
+        .csv(
+            "utb_2019-01.csv",
+            &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
+        .csv(
+            "a_utb_2019-03_export_2019-04-10.csv",
+            &format!("{UTB}\n2019-03;Kungsholmen;H1;1100;1;0;0;;\n"),
+        );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let case = case.csv(
         "b_utb_2019-03_export_20190402.csv",
-        &format!("{UTB}\n2019-03;Kungsholmen;H1;1000;1;0;0;;\n2019-03;Kungsholmen;H2;500;1;0;0;;\n"),
+        &format!(
+            "{UTB}\n2019-03;Kungsholmen;H1;1000;1;0;0;;\n2019-03;Kungsholmen;H2;500;1;0;0;;\n"
+        ),
     );
     let run = case.run(&["run", "--period", "2019-T1"]);
     run.expect_code(0);
@@ -81,7 +108,9 @@ fn a_re_exported_month_replaces_the_older_export() {
     assert_eq!(j.result("bidragsmanader", None)["value"], 2);
     let replacements = j.0["diagnostics"]["replacements"].to_string();
     assert!(
-        replacements.contains("a_utb_2019-03_export_2019-04-10.csv ersätter b_utb_2019-03_export_20190402.csv"),
+        replacements.contains(
+            "a_utb_2019-03_export_2019-04-10.csv ersätter b_utb_2019-03_export_20190402.csv"
+        ),
         "{replacements}"
     );
     let kontroll = run.whole().sheet("Kontroll");
@@ -92,13 +121,22 @@ fn a_re_exported_month_replaces_the_older_export() {
 
 #[test]
 fn an_exact_duplicate_file_and_a_lock_file_are_ignored() {
-    let jan = format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n2019-01;Norrmalm;H2;700;1;0;0;;\n");
+    let jan =
+        format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n2019-01;Norrmalm;H2;700;1;0;0;;\n");
     let case = Case::new()
         .csv("utb_2019-01.csv", &jan)
         .csv("utb_2019-01 - Kopia.csv", &jan)
-        .bytes("~$Utbetalningar.xlsx", b"\x00\x01 lock file of an open workbook")
-        .xlsx("~$utb_2019-02.xlsx", &[&[
-            "Period", "Stadsdel", "HushallsID", "Belopp"], &["2019-02", "Kungsholmen", "H9", "99999"]]);
+        .bytes(
+            "~$Utbetalningar.xlsx",
+            b"\x00\x01 lock file of an open workbook",
+        )
+        .xlsx(
+            "~$utb_2019-02.xlsx",
+            &[
+                &["Period", "Stadsdel", "HushallsID", "Belopp"],
+                &["2019-02", "Kungsholmen", "H9", "99999"],
+            ],
+        );
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(0);
     let j = run.json();
@@ -107,7 +145,11 @@ fn an_exact_duplicate_file_and_a_lock_file_are_ignored() {
     assert_eq!(j.result("bidragsmanader", None)["value"], 2);
     let kontroll = run.whole().sheet("Kontroll");
     assert!(kontroll.contains("dubblett av utb_2019-01"), "{kontroll}");
-    assert!(!kontroll.contains("~$") && !run.stderr.contains("~$"), "{kontroll}\n{}", run.stderr);
+    assert!(
+        !kontroll.contains("~$") && !run.stderr.contains("~$"),
+        "{kontroll}\n{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -133,7 +175,10 @@ fn missing_value_marks_are_never_read_as_zero() {
         assert_eq!(r["status"], "saknas", "{r}");
     }
     // 3 persons (1 adult + 2 children) / 1000 → 0.3 %.
-    assert_eq!(j.result("andel_befolkning", Some("Kungsholmen"))["value"], 0.3);
+    assert_eq!(
+        j.result("andel_befolkning", Some("Kungsholmen"))["value"],
+        0.3
+    );
     // Total barn: 2 / (K unknown + N 200): the total's population is incomplete, so either
     // no value or the known part, never 2 / 200 presented as if K had no children.
     let total = j.result("andel_barn", None);
@@ -156,7 +201,10 @@ fn a_bad_row_is_rejected_with_file_row_and_column_and_the_rest_is_used() {
         .lines()
         .find(|l| l.contains("utb_2019-01.csv"))
         .unwrap_or_else(|| panic!("{}", run.stderr));
-    assert!(line.contains("row 3") && line.contains("Belopp") && line.contains("12 3x4"), "{line}");
+    assert!(
+        line.contains("row 3") && line.contains("Belopp") && line.contains("12 3x4"),
+        "{line}"
+    );
     let j = run.json();
     assert_eq!(j.result("utbetalt", Some("Kungsholmen"))["value"], 1250);
     assert_eq!(j.0["diagnostics"]["rejected_rows"], 1);
@@ -187,9 +235,18 @@ fn a_bad_row_in_a_workbook_names_the_sheet_and_cell() {
 #[test]
 fn an_unreadable_file_is_reported_and_skipped() {
     let case = Case::new()
-        .bytes("utb_2019-02.xlsx", b"this is not a zip file at all \x00\xff\xfe garbage")
-        .csv("utb_2019-01.csv", &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"))
-        .csv("bef.csv", &befolkning(2018, &[("Kungsholmen", 1000, 100, 100, 800)]));
+        .bytes(
+            "utb_2019-02.xlsx",
+            b"this is not a zip file at all \x00\xff\xfe garbage",
+        )
+        .csv(
+            "utb_2019-01.csv",
+            &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
+        .csv(
+            "bef.csv",
+            &befolkning(2018, &[("Kungsholmen", 1000, 100, 100, 800)]),
+        );
     let run = case.run(&["run", "--period", "2019-01"]);
     // The run finished but a file was rejected.
     run.expect_code(1);
@@ -197,4 +254,90 @@ fn an_unreadable_file_is_reported_and_skipped() {
     assert_eq!(run.json().result("utbetalt", None)["value"], 1000);
     let kontroll = run.whole().row("Kontroll", "utb_2019-02.xlsx");
     assert!(kontroll[6].contains("hoppades över"), "{kontroll:?}");
+}
+
+#[test]
+fn utf8_bom_comma_csv_tab_txt_and_a_workbook_with_several_datasets() {
+    // BOM + "," + decimal point; a tab-separated .txt; one workbook with befolkning and
+    // avslut on two sheets, with header aliases (År, Invånare, Vuxna 18+).
+    let case = Case::new()
+        .bytes(
+            "utb_2019-01.csv",
+            "\u{feff}Period,Stadsdel,HushallsID,Belopp,AntalVuxna,AntalBarn\n2019-01,Östermalm,H1,1500.50,1,1\n".as_bytes(),
+        )
+        .csv(
+            "utb_2019-02.txt",
+            "Period\tStadsdel\tHushallsID\tBelopp\tAntalVuxna\tAntalBarn\n2019-02\tÖstermalm\tH1\t1 499,50\t1\t1\n",
+        )
+        .xlsx_sheets(
+            "underlag.xlsx",
+            &[
+                ("Befolkning", &[
+                    &["År", "Stadsdel", "Invånare", "Barn0_17", "Vuxna 18+"],
+                    &["2018", "Östermalm", "500", "100", "400"],
+                ]),
+                ("Avslut", &[
+                    &["Avslutsdatum", "Stadsdel", "Avslutsorsak"],
+                    &["#date 2019-02-14", "Östermalm", "Arbete"],
+                ]),
+            ],
+        );
+    let run = case.run(&["run", "--period", "2019-02"]);
+    run.expect_code(0);
+    let j = run.json();
+    // 1500.50 + 1499.50 = 3000 kr over 2 household-months.
+    assert_eq!(
+        j.line("medelbidrag", Some("Östermalm")),
+        "medelbidrag Östermalm: 1500 3000 2 1500 ingen_malsattning"
+    );
+    // 2 persons a month / 500 → 0.4 %.
+    assert_eq!(
+        j.result("andel_befolkning", Some("Östermalm"))["value"],
+        0.4
+    );
+    assert_eq!(j.result("avslutade", Some("Östermalm"))["value"], 1);
+}
+
+#[test]
+fn population_is_taken_from_the_latest_year_not_after_the_report_year() {
+    // 2017, 2018 and 2020 are present: a 2019 report uses 2018 for every district.
+    let mut bef = String::from("Ar;Stadsdel;Folkmangd\n");
+    for (y, f) in [(2017, 100), (2018, 1000), (2020, 5000)] {
+        for d in ["Kungsholmen", "Norrmalm", "Östermalm"] {
+            bef += &format!("{y};{d};{f}\n");
+        }
+    }
+    let case = Case::new()
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;1;0;;\n"),
+        )
+        .csv("bef.csv", &bef);
+    let run = case.run(&["run", "--period", "2019-01"]);
+    run.expect_code(0);
+    let j = run.json();
+    assert_eq!(j.0["population_year"], 2018);
+    // 2 persons / 1000 → 0.2 %; total 2 / 3000.
+    assert_eq!(
+        j.line("andel_befolkning", Some("Kungsholmen")),
+        "andel_befolkning Kungsholmen: 0.2 2 1000 0.2 helt"
+    );
+    assert_eq!(j.result("andel_befolkning", None)["denominator"], 3000);
+}
+
+#[test]
+fn export_dates_written_with_underscores_decide_too() {
+    // 2019_04_10 is newer than 2019_04_02, whatever the names' order and the write order.
+    let case = Case::new().csv(
+        "z_utb_2019_04_10.csv",
+        &format!("{UTB}\n2019-03;Kungsholmen;H1;1100;1;0;0;;\n"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let case = case.csv(
+        "a_utb_2019_04_02.csv",
+        &format!("{UTB}\n2019-03;Kungsholmen;H1;1000;1;0;0;;\n"),
+    );
+    let run = case.run(&["run", "--period", "2019-03"]);
+    run.expect_code(0);
+    assert_eq!(run.json().result("utbetalt", None)["value"], 1100);
 }

@@ -93,17 +93,28 @@ fn percentages_are_numeric_excel_percentages() {
     // Total andel_barn: 2 children a month (H1) / (400 + 500 + 100) → 0.2 % → 0.002 in Excel.
     assert_eq!(run.json().result("andel_barn", None)["value"], 0.2);
     assert_eq!(
-        whole.cell("Sammanfattning", "Andel barn som lever i familjer med ekonomiskt bistånd", 'C'),
+        whole.cell(
+            "Sammanfattning",
+            "Andel barn som lever i familjer med ekonomiskt bistånd",
+            'C'
+        ),
         "n:0.002"
     );
     // Årsmål 1 % is 0.01 too.
     assert_eq!(
-        whole.cell("Sammanfattning", "Andel barn som lever i familjer med ekonomiskt bistånd", 'E'),
+        whole.cell(
+            "Sammanfattning",
+            "Andel barn som lever i familjer med ekonomiskt bistånd",
+            'E'
+        ),
         "n:0.01"
     );
     // Every outcome is a number or "saknas", never a number written as text.
     for row in &whole.grids["Sammanfattning"] {
-        if row.get(1).is_some_and(|u| u == "s:%" || u == "s:st" || u == "s:kr") {
+        if row
+            .get(1)
+            .is_some_and(|u| u == "s:%" || u == "s:st" || u == "s:kr")
+        {
             let c = &row[2];
             assert!(c.starts_with("n:") || c == "s:saknas", "{row:?}");
         }
@@ -115,7 +126,10 @@ fn running_twice_gives_the_same_bytes() {
     let case = half_year();
     let first = case.run(&["run", "--period", "2019-T2"]);
     let bytes = |r: &crate::harness::Run| -> Vec<(String, Vec<u8>)> {
-        r.files().into_iter().map(|f| (f.clone(), std::fs::read(r.path(&f)).unwrap())).collect()
+        r.files()
+            .into_iter()
+            .map(|f| (f.clone(), std::fs::read(r.path(&f)).unwrap()))
+            .collect()
     };
     let a = bytes(&first);
     std::thread::sleep(std::time::Duration::from_millis(1100));

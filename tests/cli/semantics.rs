@@ -21,7 +21,10 @@ fn rows_in_two_districts_that_net_to_zero_are_active_in_one_district_but_not_the
     assert_eq!(j.result("bidragsmanader", None)["value"], 1);
     // utbetalt counts every row: K 1500, N −1000, total 500; medelbidrag total 500 / 1.
     assert_eq!(j.result("utbetalt", Some("Norrmalm"))["value"], -1000);
-    assert_eq!(j.line("medelbidrag", None), "medelbidrag Totalt: 500 500 1 500 ingen_malsattning");
+    assert_eq!(
+        j.line("medelbidrag", None),
+        "medelbidrag Totalt: 500 500 1 500 ingen_malsattning"
+    );
 }
 
 #[test]
@@ -63,9 +66,15 @@ fn a_re_export_of_a_day_dated_dataset_replaces_per_month_of_the_date() {
     let run = case.run(&["run", "--period", "2019-T1"]);
     run.expect_code(0);
     let j = run.json();
-    assert_eq!(j.line("andel_avslutade_arbete", None), "andel_avslutade_arbete Totalt: 50 2 4 50 ingen_malsattning");
+    assert_eq!(
+        j.line("andel_avslutade_arbete", None),
+        "andel_avslutade_arbete Totalt: 50 2 4 50 ingen_malsattning"
+    );
     let replacements = j.0["diagnostics"]["replacements"].to_string();
-    assert!(replacements.contains("avslut_20190410.csv ersätter avslut_20190402.csv"), "{replacements}");
+    assert!(
+        replacements.contains("avslut_20190410.csv ersätter avslut_20190402.csv"),
+        "{replacements}"
+    );
 }
 
 #[test]
@@ -80,7 +89,9 @@ fn counts_below_the_small_number_threshold_are_shown_as_two_dots() {
     for i in 0..5 {
         utb += &format!("2019-01;Norrmalm;N{i};1000;1;0;0;;\n");
     }
-    let case = Case::new().csv("utb.csv", &utb).rule("rapport.rhai", &rapport);
+    let case = Case::new()
+        .csv("utb.csv", &utb)
+        .rule("rapport.rhai", &rapport);
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(0);
     let j = run.json();
@@ -89,7 +100,9 @@ fn counts_below_the_small_number_threshold_are_shown_as_two_dots() {
     assert!(k["value"].is_null() && k["numerator"].is_null(), "{k}");
     assert_eq!(j.result("hushall_unika", Some("Norrmalm"))["value"], 5);
     assert_eq!(j.result("hushall_unika", None)["value"], 7);
-    let per = run.whole().row("Per stadsdel", "Antal biståndshushåll under perioden");
+    let per = run
+        .whole()
+        .row("Per stadsdel", "Antal biståndshushåll under perioden");
     assert_eq!(per[2], "s:..");
     assert_eq!(per[4], "n:5");
 }
@@ -97,16 +110,67 @@ fn counts_below_the_small_number_threshold_are_shown_as_two_dots() {
 #[test]
 fn input_text_that_looks_like_a_formula_is_written_as_text() {
     let case = Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv(
             "manuella.csv",
             "Indikator;Period;Stadsdel;Utfall;Kommentar\nsjukfranvaro;2019-01;;5;=SUM(A1:A3)\n",
         );
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(0);
-    let name = run.files().into_iter().find(|f| f.ends_with("_2019-01.xlsx")).unwrap();
+    let name = run
+        .files()
+        .into_iter()
+        .find(|f| f.ends_with("_2019-01.xlsx"))
+        .unwrap();
     let whole = run.workbook(&name);
-    assert_eq!(whole.cell("Sammanfattning", "Sjukfrånvaro", 'J'), "s:=SUM(A1:A3)");
+    assert_eq!(
+        whole.cell("Sammanfattning", "Sjukfrånvaro", 'J'),
+        "s:=SUM(A1:A3)"
+    );
     let raw = run.everything_of(&name);
     assert!(!raw.contains("<f>"), "a formula was written");
+}
+
+#[test]
+fn a_district_is_judged_against_its_own_target_and_the_total_against_the_units() {
+    // 2012 andel_barn: unit årsmål 0.5, Kungsholmen's own 0.6, Norrmalm's 0.5, KF "minska".
+    // Every district: 11 children in January / 2000 → 0.55 %; total 33 / 6000 → 0.55 %.
+    // K: 0.55 ≤ 0.6 → helt; N: 0.55 ≤ 0.5 × 1.1 → delvis; total against 0.5 → delvis.
+    let mut utb = format!("{UTB}\n");
+    let mut bef = String::from("Ar;Stadsdel;Folkmangd;Barn0_17\n");
+    for d in ["Kungsholmen", "Norrmalm", "Östermalm"] {
+        utb += &format!("2012-01;{d};H-{d};5000;2;11;0;;\n");
+        bef += &format!("2011;{d};10000;2000\n");
+    }
+    let case = Case::new().csv("utb.csv", &utb).csv("bef.csv", &bef);
+    let run = case.run(&["run", "--period", "2012-01"]);
+    run.expect_code(0);
+    let j = run.json();
+    let summary = |d: Option<&str>| {
+        let r = j.result("andel_barn", d);
+        format!(
+            "{} {} {} {}",
+            r["value"], r["target"], r["kf_target"], r["status"]
+        )
+    };
+    assert_eq!(summary(Some("Kungsholmen")), "0.55 0.6 \"minska\" \"helt\"");
+    assert_eq!(summary(Some("Norrmalm")), "0.55 0.5 \"minska\" \"delvis\"");
+    assert_eq!(summary(None), "0.55 0.5 \"minska\" \"delvis\"");
+}
+
+#[test]
+fn a_piped_run_shows_no_progress() {
+    let case = Case::new().csv(
+        "utb.csv",
+        &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"),
+    );
+    let run = case.run(&["run"]);
+    run.expect_code(0);
+    assert!(!run.stderr.contains("s] "), "{}", run.stderr);
+    let quiet = case.run(&["run", "--quiet"]);
+    quiet.expect_code(0);
+    assert_eq!(quiet.stderr, "", "--quiet prints nothing but errors");
 }

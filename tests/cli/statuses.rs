@@ -15,17 +15,31 @@ fn a_share_of_31_25_is_rounded_to_31_3() {
         avslut += &format!("2019-0{}-1{};Kungsholmen;{why}\n", 1 + i % 4, i % 10);
     }
     let case = Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv("avslut.csv", &avslut);
     let run = case.run(&["run", "--period", "2019-T1"]);
     run.expect_code(0);
     for d in [Some("Kungsholmen"), None] {
         let r = run.json().result("andel_avslutade_arbete", d).clone();
-        assert_eq!((r["value"].clone(), r["rounded"].clone()), (31.25.into(), 31.3.into()), "{r}");
+        assert_eq!(
+            (r["value"].clone(), r["rounded"].clone()),
+            (31.25.into(), 31.3.into()),
+            "{r}"
+        );
     }
     // The workbook shows the rounded figure as an Excel percentage: 31.3 % = 0.313.
-    assert_eq!(run.whole().cell("Sammanfattning", AVSLUTADE_ARBETE, 'C'), "n:0.313");
-    assert_eq!(run.district("Kungsholmen").cell("Sammanfattning", AVSLUTADE_ARBETE, 'C'), "n:0.313");
+    assert_eq!(
+        run.whole().cell("Sammanfattning", AVSLUTADE_ARBETE, 'C'),
+        "n:0.313"
+    );
+    assert_eq!(
+        run.district("Kungsholmen")
+            .cell("Sammanfattning", AVSLUTADE_ARBETE, 'C'),
+        "n:0.313"
+    );
     // Underlag keeps the unrounded value beside the rounded one.
     let underlag = run.whole().row("Underlag", AVSLUTADE_ARBETE);
     assert_eq!(&underlag[5..=8], ["n:0.3125", "n:0.313", "n:5", "n:16"]);
@@ -52,8 +66,14 @@ fn a_status_is_judged_on_the_rounded_value() {
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(0);
     let j = run.json();
-    assert_eq!(j.line("andel_barn", Some("Kungsholmen")), "andel_barn Kungsholmen: 1.004 1004 100000 1 helt");
-    assert_eq!(j.line("andel_barn", Some("Norrmalm")), "andel_barn Norrmalm: 1.005 1005 100000 1.01 delvis");
+    assert_eq!(
+        j.line("andel_barn", Some("Kungsholmen")),
+        "andel_barn Kungsholmen: 1.004 1004 100000 1 helt"
+    );
+    assert_eq!(
+        j.line("andel_barn", Some("Norrmalm")),
+        "andel_barn Norrmalm: 1.005 1005 100000 1.01 delvis"
+    );
 }
 
 /// Evictions in 2019-T1 giving K helt and ej, N ej and helt, the total delvis and ej (see
@@ -79,7 +99,10 @@ fn every_status() -> Case {
     );
     assert!(rules.contains("ingen siffra"));
     Case::new()
-        .csv("utb.csv", &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"))
+        .csv(
+            "utb.csv",
+            &format!("{UTB}\n2019-04;Kungsholmen;H1;1000;1;0;0;;\n"),
+        )
         .csv(
             "avhysningar.csv",
             &format!("Datum;Stadsdel;BarnBerorda;Avvarjd\n{}\n", rows.join("\n")),
@@ -106,7 +129,10 @@ fn every_status_in_the_json_and_the_workbooks() {
     .iter()
     .map(|(id, d)| j.status(id, *d))
     .collect();
-    assert_eq!(got, ["helt", "delvis", "ej", "ingen_malsattning", "saknas", "fel"]);
+    assert_eq!(
+        got,
+        ["helt", "delvis", "ej", "ingen_malsattning", "saknas", "fel"]
+    );
 
     // Words and symbols. K's workbook judges K; the whole workbook's summary the total.
     let kw = run.district("Kungsholmen");
@@ -118,18 +144,29 @@ fn every_status_in_the_json_and_the_workbooks() {
     };
     assert_eq!(status(&kw, avvarjda), "s:● s:Uppfylls helt");
     assert_eq!(status(&kw, vrakningar), "s:○ s:Uppfylls ej");
-    assert_eq!(status(&kw, "Utbetalt ekonomiskt bistånd"), "s:– s:Ingen målsättning");
     assert_eq!(
-        status(&kw, "Andel vuxna med långvarigt ekonomiskt bistånd jämfört med samtliga vuxna invånare"),
+        status(&kw, "Utbetalt ekonomiskt bistånd"),
+        "s:– s:Ingen målsättning"
+    );
+    assert_eq!(
+        status(
+            &kw,
+            "Andel vuxna med långvarigt ekonomiskt bistånd jämfört med samtliga vuxna invånare"
+        ),
         "s:.. s:Saknas"
     );
-    assert_eq!(status(&kw, "Antal ungdomar som fått sommarjobb"), "s:✖ s:Fel");
+    assert_eq!(
+        status(&kw, "Antal ungdomar som fått sommarjobb"),
+        "s:✖ s:Fel"
+    );
     let whole = run.whole();
     assert_eq!(status(&whole, avvarjda), "s:◐ s:Uppfylls delvis");
     // Per stadsdel: K helt, N ej, Ö (no notices: 0 ÷ 0) saknas, total delvis.
     let per = whole.row("Per stadsdel", avvarjda);
     assert_eq!(
         per[2..].to_vec(),
-        ["n:0.75", "s:●", "n:0.5", "s:○", "s:saknas", "s:..", "n:0.7", "s:◐"]
+        [
+            "n:0.75", "s:●", "n:0.5", "s:○", "s:saknas", "s:..", "n:0.7", "s:◐"
+        ]
     );
 }
