@@ -25,10 +25,10 @@ fn data() -> Case {
 #[test]
 fn a_syntax_error_names_file_line_and_column_and_only_its_indicators_fail() {
     // sommarjobb moves to a file of its own, with a syntax error on line 3.
-    let indikatorer = default_rule("indikatorer.rhai").replace(SOMMARJOBB, "");
+    let manuella = default_rule("berakning_manuella.rhai").replace(SOMMARJOBB, "");
     let broken = "// Sommarjobb rapporteras för hand.\nfn sommarjobb(u) {\n    let x = ;\n    varde(u.manuellt())\n}\n";
     let case = data()
-        .rule("indikatorer.rhai", &indikatorer)
+        .rule("berakning_manuella.rhai", &manuella)
         .rule("sommarjobb.rhai", broken);
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(1);
@@ -53,15 +53,15 @@ fn a_syntax_error_names_file_line_and_column_and_only_its_indicators_fail() {
 
 #[test]
 fn a_runtime_error_in_a_helper_reports_the_helpers_line() {
-    let rules = default_rule("indikatorer.rhai")
+    let rules = default_rule("berakning_manuella.rhai")
         .replace(SOMMARJOBB, "fn sommarjobb(u) {\n    varde(dela(400, 0))\n}")
         + "\n// Delar a med b.\nfn dela(a, b) {\n    a / b\n}\n";
     // The line of `a / b`, not the call site in sommarjobb.
     let helper_line = 1 + rules.lines().position(|l| l == "    a / b").unwrap();
-    let case = data().rule("indikatorer.rhai", &rules);
+    let case = data().rule("berakning_manuella.rhai", &rules);
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(1);
-    let want = format!("rules/indikatorer.rhai:{helper_line}:");
+    let want = format!("rules/berakning_manuella.rhai:{helper_line}:");
     assert!(
         run.stderr.contains(&want),
         "want {want} in:\n{}",
@@ -73,11 +73,11 @@ fn a_runtime_error_in_a_helper_reports_the_helpers_line() {
 
 #[test]
 fn a_rule_that_loops_forever_is_stopped() {
-    let rules = default_rule("indikatorer.rhai").replace(
+    let rules = default_rule("berakning_manuella.rhai").replace(
         SOMMARJOBB,
         "fn sommarjobb(u) {\n    let n = 0;\n    loop { n += 1; }\n}",
     );
-    let case = data().rule("indikatorer.rhai", &rules);
+    let case = data().rule("berakning_manuella.rhai", &rules);
     let run = case.run(&["run", "--period", "2019-01"]);
     run.expect_code(1);
     assert!(
@@ -86,7 +86,7 @@ fn a_rule_that_loops_forever_is_stopped() {
         run.elapsed
     );
     assert!(
-        run.stderr.contains("rules/indikatorer.rhai:"),
+        run.stderr.contains("rules/berakning_manuella.rhai:"),
         "{}",
         run.stderr
     );

@@ -93,7 +93,7 @@ fn every_status() -> Case {
         "2019-02-10;Norrmalm;Ja;Ja",
         "2019-03-10;Norrmalm;Nej;Nej",
     ];
-    let rules = default_rule("indikatorer.rhai").replace(
+    let rules = default_rule("berakning_manuella.rhai").replace(
         "fn sommarjobb(u) {\n    varde(u.manuellt())\n}",
         "fn sommarjobb(u) {\n    throw \"ingen siffra\";\n}",
     );
@@ -107,7 +107,7 @@ fn every_status() -> Case {
             "avhysningar.csv",
             &format!("Datum;Stadsdel;BarnBerorda;Avvarjd\n{}\n", rows.join("\n")),
         )
-        .rule("indikatorer.rhai", &rules)
+        .rule("berakning_manuella.rhai", &rules)
 }
 
 #[test]
