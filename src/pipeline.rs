@@ -341,6 +341,8 @@ fn control_files(inputs: &Inputs) -> Vec<ControlFile> {
             }),
         }
     }
+    // Ingest orders files by newness; a controller looks them up by name.
+    out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.sheet.cmp(&b.sheet)));
     out
 }
 

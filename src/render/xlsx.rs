@@ -122,9 +122,19 @@ fn layout(
     let first_body_row = if sheet.header.is_empty() {
         header_row
     } else {
+        let mut lines = 1.0f64;
         for (c, text) in sheet.header.iter().enumerate() {
             ws.write_string_with_format(header_row, c as u16, clip(text), &styles.header)?;
+            let width = sheet
+                .column_widths
+                .get(c)
+                .copied()
+                .unwrap_or(DEFAULT_COLUMN_WIDTH)
+                .max(1.0);
+            lines = lines.max((text.chars().count() as f64 / (width - 1.0).max(1.0)).ceil());
         }
+        // Wrapped headers need a taller row, or the words spill over the first data row.
+        ws.set_row_height(header_row, 15.0 * lines.min(4.0))?;
         ws.set_freeze_panes(header_row + 1, sheet.frozen_columns)?;
         ws.set_repeat_rows(header_row, header_row)?;
         if sheet.autofilter {

@@ -292,6 +292,17 @@ impl<'a> View<'a> {
     }
 }
 
+/// The width of the indicator-name column: the longest name, within reason.
+fn name_width(eval: &Evaluation) -> f64 {
+    let longest = eval
+        .indicators
+        .iter()
+        .map(|d| d.name.chars().count())
+        .max()
+        .unwrap_or(30);
+    (longest as f64 + 2.0).clamp(30.0, 90.0)
+}
+
 fn summary_sheet(view: &View) -> Sheet {
     let eval = view.eval;
     let district = view.own_district.map(|(i, _)| i);
@@ -343,7 +354,18 @@ fn summary_sheet(view: &View) -> Sheet {
         rows,
         frozen_columns: 1,
         autofilter: false,
-        column_widths: vec![58.0, 7.0, 12.0, 16.0, 10.0, 10.0, 22.0, 7.0, 18.0, 40.0],
+        column_widths: vec![
+            name_width(eval),
+            7.0,
+            12.0,
+            16.0,
+            10.0,
+            10.0,
+            27.0,
+            7.0,
+            18.0,
+            40.0,
+        ],
         landscape: true,
     }
 }
@@ -447,7 +469,18 @@ fn underlag_sheet(view: &View) -> Sheet {
         frozen_columns: 1,
         autofilter: true,
         column_widths: vec![
-            50.0, 24.0, 7.0, 14.0, 9.0, 14.0, 12.0, 14.0, 14.0, 14.0, 10.0, 18.0,
+            name_width(view.eval),
+            24.0,
+            7.0,
+            14.0,
+            9.0,
+            14.0,
+            12.0,
+            14.0,
+            14.0,
+            14.0,
+            10.0,
+            18.0,
         ],
         landscape: true,
     }
@@ -557,7 +590,7 @@ fn control_sheet(view: &View, control: &ControlData) -> Sheet {
         rows,
         frozen_columns: 0,
         autofilter: false,
-        column_widths: vec![48.0, 40.0, 16.0, 9.0, 9.0, 18.0, 30.0],
+        column_widths: vec![48.0, 40.0, 16.0, 9.0, 11.0, 18.0, 30.0],
         landscape: true,
     }
 }
