@@ -295,13 +295,14 @@ fn parse_file(
         file: display.to_path_buf(),
         out: FileContents::default(),
     };
-    let is_text = matches!(extension(name).as_str(), "csv" | "txt");
+    let ext = extension(name);
+    let is_text = matches!(ext.as_str(), "csv" | "txt");
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         if is_text {
             csv::read_csv(bytes, &mut ctx);
             Ok(())
         } else {
-            excel::read_workbook(bytes, &mut ctx)
+            excel::read_workbook(bytes, &ext, &mut ctx)
         }
     }));
     match outcome {

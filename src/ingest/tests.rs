@@ -114,7 +114,7 @@ fn xlsx_header_under_title_rows_dates_serials_and_text_periods() {
     ws.write_datetime_with_format(
         4,
         0,
-        &ExcelDateTime::from_ymd(2013, 5, 31).unwrap(),
+        ExcelDateTime::from_ymd(2013, 5, 31).unwrap(),
         &date_fmt,
     )
     .unwrap();
