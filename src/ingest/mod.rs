@@ -201,7 +201,8 @@ impl Listed {
 enum Loaded {
     Skipped(SkipReason),
     Read {
-        hash: [u8; 32],
+        /// `None` when the bytes did not come from a listed file.
+        hash: Option<[u8; 32]>,
         result: Result<FileContents, SkipReason>,
     },
 }
@@ -250,7 +251,7 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
                     detail: e.to_string(),
                 }),
                 Ok(bytes) => Loaded::Read {
-                    hash: Sha256::digest(&bytes).into(),
+                    hash: Some(Sha256::digest(&bytes).into()),
                     result: parse_file(&f.name, &f.display, &bytes, opts, &matcher),
                 },
             }
@@ -271,7 +272,7 @@ pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs
     );
     let loaded = if is_export(name) {
         Loaded::Read {
-            hash: [0; 32],
+            hash: None,
             result: parse_file(name, &listed.display, bytes, opts, &matcher),
         }
     } else {
@@ -318,8 +319,9 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
     let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
     for (i, l) in loaded.iter().enumerate().rev() {
-        if let Loaded::Read { hash, .. } = l
-            && *hash != [0; 32]
+        if let Loaded::Read {
+            hash: Some(hash), ..
+        } = l
         {
             match owner.get(hash) {
                 Some(&o) => duplicate_of[i] = Some(o),
@@ -392,20 +394,23 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut tables = BTreeMap::new();
     let mut replacements = Vec::new();
     for (d, spec) in opts.datasets.iter().enumerate() {
-        let parts: Vec<(FileId, &Part)> = pieces
-            .iter()
-            .flat_map(|(id, _, parts)| parts.iter().filter(|p| p.dataset == d).map(|p| (*id, p)))
-            .collect();
-        let (masks, mut reps) = reexport::resolve(&spec.name, &parts, spec.replace_by.is_some());
+        // Take this dataset's parts out of the files, so each is freed once copied.
+        let mut taken: Vec<(FileId, usize, Part)> = Vec::new();
+        for (k, (id, _, parts)) in pieces.iter_mut().enumerate() {
+            let (mine, rest): (Vec<Part>, Vec<Part>) = std::mem::take(parts)
+                .into_iter()
+                .partition(|p| p.dataset == d);
+            *parts = rest;
+            taken.extend(mine.into_iter().map(|p| (*id, k, p)));
+        }
+        let refs: Vec<(FileId, &Part)> = taken.iter().map(|(id, _, p)| (*id, p)).collect();
+        let (masks, mut reps) = reexport::resolve(&spec.name, &refs, spec.replace_by.is_some());
         replacements.append(&mut reps);
+        let kept = masks.iter().flatten().filter(|k| **k).count();
         let mut table = Table::new(spec.clone());
-        for ((id, part), mask) in parts.iter().zip(&masks) {
-            let syms = pieces
-                .iter()
-                .find(|(p, _, _)| p == id)
-                .map(|(_, m, _)| m.as_slice())
-                .unwrap_or(&[]);
-            append(&mut table, *id, part, mask, syms);
+        reserve(&mut table, kept);
+        for ((id, k, part), mask) in taken.into_iter().zip(&masks) {
+            append(&mut table, id, &part, mask, &pieces[k].1);
         }
         tables.insert(spec.name.clone(), table);
     }
@@ -416,6 +421,20 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
         files,
         issues,
         replacements,
+    }
+}
+
+fn reserve(table: &mut Table, n: usize) {
+    table.origin.reserve_exact(n);
+    for c in &mut table.columns {
+        match c {
+            ColumnData::Text(v) => v.reserve_exact(n),
+            ColumnData::Number(v) => v.reserve_exact(n),
+            ColumnData::Integer(v) => v.reserve_exact(n),
+            ColumnData::Month(v) => v.reserve_exact(n),
+            ColumnData::Date(v) => v.reserve_exact(n),
+            ColumnData::Bool(v) => v.reserve_exact(n),
+        }
     }
 }
 

@@ -173,6 +173,13 @@ impl SheetParser {
         };
         let mut values: Vec<Value<'b>> = Vec::with_capacity(cells.len());
         for (i, (cell, col)) in cells.iter().zip(&spec.columns).enumerate() {
+            // Excel turns a typed `2013-05` into a date; a text period means the month then.
+            if let (ColumnKind::Text, "Period", Cell::Date(Some(d))) =
+                (col.kind, col.name.as_str(), cell)
+            {
+                values.push(Value::Text(d.month().to_string().into()));
+                continue;
+            }
             match parse(col.kind, cell) {
                 Ok(v) => values.push(v),
                 Err(reason) => {
@@ -248,10 +255,27 @@ impl SheetParser {
             rejected: self.rejected,
             months: self.months.into_iter().collect(),
         });
-        if let Some(part) = self.part
+        if let Some(mut part) = self.part
             && !part.rows.is_empty()
         {
+            shrink(&mut part);
             ctx.out.parts.push(part);
+        }
+    }
+}
+
+/// Parts wait for every other file before merging: give back the growth slack.
+fn shrink(part: &mut Part) {
+    part.rows.shrink_to_fit();
+    part.keys.shrink_to_fit();
+    for c in &mut part.columns {
+        match c {
+            ColumnData::Text(v) => v.shrink_to_fit(),
+            ColumnData::Number(v) => v.shrink_to_fit(),
+            ColumnData::Integer(v) => v.shrink_to_fit(),
+            ColumnData::Month(v) => v.shrink_to_fit(),
+            ColumnData::Date(v) => v.shrink_to_fit(),
+            ColumnData::Bool(v) => v.shrink_to_fit(),
         }
     }
 }

@@ -320,15 +320,25 @@ fn manual_outcomes_keep_periods_as_text_and_allow_comment_only_rows() {
     ws.write_string(2, 4, "Uppgift saknas").unwrap();
     ws.write_string(3, 0, "sjukfranvaro").unwrap();
     ws.write_string(3, 1, "2013-05").unwrap();
+    ws.write_string(4, 0, "sommarjobb").unwrap();
+    let date_fmt = Format::new().set_num_format("yyyy-mm");
+    ws.write_datetime_with_format(
+        4,
+        1,
+        ExcelDateTime::from_ymd(2013, 5, 1).unwrap(),
+        &date_fmt,
+    )
+    .unwrap();
+    ws.write_string(4, 3, "12,5").unwrap();
     let bytes = wb.save_to_buffer().unwrap();
     let inputs = read_file_bytes("manuellt.xlsx", &bytes, &IngestOptions::new("."));
     assert_eq!(
         texts(&inputs, "manuella_utfall", "Period"),
-        vec![Some("2013".into()), Some("2013-T2".into())]
+        vec![Some("2013".into()), Some("2013-T2".into()), Some("2013-05".into())]
     );
     assert_eq!(
         inputs.tables["manuella_utfall"].number("Utfall").unwrap(),
-        &[Some(dec("180")), None]
+        &[Some(dec("180")), None, Some(dec("12.5"))]
     );
     assert_eq!(
         errors(&inputs),
@@ -517,4 +527,47 @@ fn a_cell_far_away_does_not_make_a_dense_grid() {
     let inputs = read_file_bytes("sparse_corner.xlsx", &bytes, &IngestOptions::new("."));
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(inputs.files.len(), 1);
+}
+
+#[test]
+fn population_is_replaced_per_year_and_closed_cases_per_month_of_their_date() {
+    let dir = TempDir::new();
+    dir.write(
+        "befolkning_2019-01-10.csv",
+        "År;Stadsdel;Folkmängd\n2017;N;100\n2018;N;110\n".as_bytes(),
+    );
+    dir.write(
+        "befolkning_2019-02-10.csv",
+        "År;Stadsdel;Folkmängd\n2018;N;111\n".as_bytes(),
+    );
+    dir.write(
+        "avslut_2019-03-01.csv",
+        b"Datum;Stadsdel;Avslutsorsak\n2019-01-05;N;Arbete\n2019-02-03;N;Flytt\n2019-02-20;N;Arbete\n",
+    );
+    dir.write(
+        "avslut_2019-03-15.csv",
+        b"Datum;Stadsdel;Avslutsorsak\n2019-02-27;N;Studier\n",
+    );
+    let inputs = read_folder(&dir.opts()).unwrap();
+    let b = &inputs.tables["befolkning"];
+    assert_eq!(b.integer("Ar").unwrap(), &[Some(2017), Some(2018)]);
+    assert_eq!(
+        b.number("Folkmangd").unwrap(),
+        &[Some(dec("100")), Some(dec("111"))]
+    );
+    let a = &inputs.tables["avslut"];
+    assert_eq!(
+        texts(&inputs, "avslut", "Avslutsorsak"),
+        vec![Some("Arbete".into()), Some("Studier".into())]
+    );
+    assert_eq!(a.date("Datum").unwrap()[1], Date::new(2019, 2, 27));
+    let periods: Vec<(&str, &str, usize)> = inputs
+        .replacements
+        .iter()
+        .map(|r| (r.dataset.as_str(), r.period.as_str(), r.rows_dropped))
+        .collect();
+    assert_eq!(
+        periods,
+        vec![("befolkning", "2018", 1), ("avslut", "2019-02", 2)]
+    );
 }
