@@ -198,12 +198,48 @@ impl Listed {
     }
 }
 
+/// One file's contents waiting for the merge, its interner packed into one buffer (a
+/// national file holds ~100 000 ids; two dozen hash maps of them would dominate memory).
+struct Parsed {
+    text: String,
+    /// End offsets in `text` of the file's symbols, in `Sym` order.
+    ends: Vec<usize>,
+    parts: Vec<Part>,
+    sheets: Vec<SheetRecord>,
+    issues: Vec<Issue>,
+}
+
+impl Parsed {
+    fn from(c: FileContents) -> Parsed {
+        let n = c.interner.len();
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(n);
+        for i in 0..n {
+            text.push_str(c.interner.resolve(Sym(i as u32)));
+            ends.push(text.len());
+        }
+        text.shrink_to_fit();
+        Parsed {
+            text,
+            ends,
+            parts: c.parts,
+            sheets: c.sheets,
+            issues: c.issues,
+        }
+    }
+
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, b)| &self.text[a..*b])
+    }
+}
+
 enum Loaded {
     Skipped(SkipReason),
     Read {
         /// `None` when the bytes did not come from a listed file.
         hash: Option<[u8; 32]>,
-        result: Result<FileContents, SkipReason>,
+        result: Result<Parsed, SkipReason>,
     },
 }
 
@@ -288,7 +324,7 @@ fn parse_file(
     bytes: &[u8],
     opts: &IngestOptions,
     matcher: &Matcher,
-) -> Result<FileContents, SkipReason> {
+) -> Result<Parsed, SkipReason> {
     let mut ctx = FileCtx {
         datasets: &opts.datasets,
         matcher,
@@ -307,7 +343,7 @@ fn parse_file(
         }
     }));
     match outcome {
-        Ok(Ok(())) => Ok(ctx.out),
+        Ok(Ok(())) => Ok(Parsed::from(ctx.out)),
         Ok(Err(reason)) => Err(reason),
         Err(_) => Err(SkipReason::Corrupt),
     }
@@ -372,9 +408,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
                 },
                 None,
             ) => {
-                let map: Vec<Sym> = (0..contents.interner.len())
-                    .map(|s| interner.intern(contents.interner.resolve(Sym(s as u32))))
-                    .collect();
+                let map: Vec<Sym> = contents.strings().map(|t| interner.intern(t)).collect();
                 issues.extend(contents.issues);
                 pieces.push((id, map, contents.parts));
                 FileOutcome::Read {

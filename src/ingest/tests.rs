@@ -334,7 +334,11 @@ fn manual_outcomes_keep_periods_as_text_and_allow_comment_only_rows() {
     let inputs = read_file_bytes("manuellt.xlsx", &bytes, &IngestOptions::new("."));
     assert_eq!(
         texts(&inputs, "manuella_utfall", "Period"),
-        vec![Some("2013".into()), Some("2013-T2".into()), Some("2013-05".into())]
+        vec![
+            Some("2013".into()),
+            Some("2013-T2".into()),
+            Some("2013-05".into())
+        ]
     );
     assert_eq!(
         inputs.tables["manuella_utfall"].number("Utfall").unwrap(),
