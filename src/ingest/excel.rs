@@ -5,8 +5,8 @@
 use std::io::Cursor;
 
 use calamine::{
-    Data, DataRef, Ods, Range, Reader, Sheets, Xls, Xlsb, Xlsx, open_workbook_auto_from_rs,
-    open_workbook_from_rs,
+    Data, DataRef, Ods, Range, Reader, SheetType, Sheets, Xls, Xlsb, Xlsx,
+    open_workbook_auto_from_rs, open_workbook_from_rs,
 };
 
 use super::issue::{Issue, RowLocation, SkipReason};
@@ -21,9 +21,18 @@ const MAX_DENSE_CELLS: usize = 20_000_000;
 /// Reads every sheet of a workbook into `ctx`. Fails only when the workbook cannot be opened.
 pub fn read_workbook(bytes: &[u8], ext: &str, ctx: &mut FileCtx) -> Result<(), SkipReason> {
     let mut wb = open(bytes, ext).map_err(|detail| SkipReason::Unreadable { detail })?;
-    let names = wb.sheet_names();
-    for name in names {
+    let sheets: Vec<(String, bool)> = wb
+        .sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.typ == SheetType::WorkSheet))
+        .collect();
+    for (name, is_worksheet) in sheets {
         let mut parser = SheetParser::new(Some(name.clone()));
+        if !is_worksheet {
+            // Chart, dialog and macro sheets hold no rows: noted like a sheet without header.
+            parser.finish(ctx);
+            continue;
+        }
         let result = match &mut wb {
             Sheets::Xlsx(x) => match x.worksheet_cells_reader(&name) {
                 Ok(mut r) => stream(&mut parser, ctx, &name, || {

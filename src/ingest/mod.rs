@@ -236,11 +236,11 @@ impl Parsed {
 
 enum Loaded {
     Skipped(SkipReason),
-    Read {
-        /// `None` when the bytes did not come from a listed file.
-        hash: Option<[u8; 32]>,
-        result: Result<Parsed, SkipReason>,
+    /// An exact copy of the file at this index (a newer one).
+    Duplicate {
+        of: usize,
     },
+    Read(Result<Parsed, SkipReason>),
 }
 
 /// Reads every export in `opts.input_dir` (not recursive; `~$` lock files and hidden files
@@ -275,20 +275,45 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
     }
     listed.sort_by(|a, b| a.newness().cmp(&b.newness()));
 
-    let matcher = Matcher::new(&opts.datasets);
-    let loaded: Vec<Loaded> = listed
+    // Hash every export first: of byte-identical files only the newest is parsed.
+    let hashes: Vec<Option<Result<[u8; 32], String>>> = listed
         .par_iter()
         .map(|f| {
-            if !is_export(&f.name) {
-                return Loaded::Skipped(SkipReason::NotAnExportFormat);
+            is_export(&f.name).then(|| {
+                std::fs::read(&f.path)
+                    .map(|bytes| Sha256::digest(&bytes).into())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
+    let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
+    for (i, h) in hashes.iter().enumerate().rev() {
+        if let Some(Ok(hash)) = h {
+            match owner.get(hash) {
+                Some(&o) => duplicate_of[i] = Some(o),
+                None => {
+                    owner.insert(*hash, i);
+                }
             }
-            match std::fs::read(&f.path) {
-                Err(e) => Loaded::Skipped(SkipReason::Io {
-                    detail: e.to_string(),
-                }),
-                Ok(bytes) => Loaded::Read {
-                    hash: Some(Sha256::digest(&bytes).into()),
-                    result: parse_file(&f.name, &f.display, &bytes, opts, &matcher),
+        }
+    }
+
+    let matcher = Matcher::new(&opts.datasets);
+    let loaded: Vec<Loaded> = (0..listed.len())
+        .into_par_iter()
+        .map(|i| {
+            let f = &listed[i];
+            let io = |detail: String| Loaded::Skipped(SkipReason::Io { detail });
+            match (&hashes[i], duplicate_of[i]) {
+                (None, _) => Loaded::Skipped(SkipReason::NotAnExportFormat),
+                (Some(Err(detail)), _) => io(detail.clone()),
+                (Some(Ok(_)), Some(of)) => Loaded::Duplicate { of },
+                (Some(Ok(_)), None) => match std::fs::read(&f.path) {
+                    Err(e) => io(e.to_string()),
+                    Ok(bytes) => {
+                        Loaded::Read(parse_file(&f.name, &f.display, &bytes, opts, &matcher))
+                    }
                 },
             }
         })
@@ -307,10 +332,7 @@ pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs
         None,
     );
     let loaded = if is_export(name) {
-        Loaded::Read {
-            hash: None,
-            result: parse_file(name, &listed.display, bytes, opts, &matcher),
-        }
+        Loaded::Read(parse_file(name, &listed.display, bytes, opts, &matcher))
     } else {
         Loaded::Skipped(SkipReason::NotAnExportFormat)
     };
@@ -351,23 +373,6 @@ fn parse_file(
 
 /// Puts the files together: duplicates, records, interner merge, re-exports, tables.
 fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> Inputs {
-    // Of byte-identical files only the newest (the last in newness order) is used.
-    let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
-    let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
-    for (i, l) in loaded.iter().enumerate().rev() {
-        if let Loaded::Read {
-            hash: Some(hash), ..
-        } = l
-        {
-            match owner.get(hash) {
-                Some(&o) => duplicate_of[i] = Some(o),
-                None => {
-                    owner.insert(*hash, i);
-                }
-            }
-        }
-    }
-
     // A duplicate names the newer file it copies, which comes later in the list.
     let names: Vec<PathBuf> = listed.iter().map(|l| l.display.clone()).collect();
     let mut interner = Interner::default();
@@ -377,22 +382,15 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut pieces: Vec<(FileId, Vec<Sym>, Vec<Part>)> = Vec::new();
     for (i, (l, load)) in listed.into_iter().zip(loaded).enumerate() {
         let id = FileId(i as u32);
-        let outcome = match (load, duplicate_of[i]) {
-            (Loaded::Skipped(reason), _)
-            | (
-                Loaded::Read {
-                    result: Err(reason),
-                    ..
-                },
-                None,
-            ) => {
+        let outcome = match load {
+            Loaded::Skipped(reason) | Loaded::Read(Err(reason)) => {
                 issues.push(Issue::FileSkipped {
                     file: l.display.clone(),
                     reason: reason.clone(),
                 });
                 FileOutcome::Skipped { reason }
             }
-            (Loaded::Read { .. }, Some(o)) => {
+            Loaded::Duplicate { of: o } => {
                 issues.push(Issue::DuplicateFile {
                     file: l.display.clone(),
                     of: names[o].clone(),
@@ -401,13 +399,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
                     of: FileId(o as u32),
                 }
             }
-            (
-                Loaded::Read {
-                    result: Ok(contents),
-                    ..
-                },
-                None,
-            ) => {
+            Loaded::Read(Ok(contents)) => {
                 let map: Vec<Sym> = contents.strings().map(|t| interner.intern(t)).collect();
                 issues.extend(contents.issues);
                 pieces.push((id, map, contents.parts));
