@@ -575,3 +575,61 @@ fn population_is_replaced_per_year_and_closed_cases_per_month_of_their_date() {
         vec![("befolkning", "2018", 1), ("avslut", "2019-02", 2)]
     );
 }
+
+#[test]
+fn a_reader_panic_is_caught_and_the_file_skipped() {
+    // Known to make calamine 0.38 panic (see the corpus README).
+    let path = "../shared/corpus/spreadsheets/exceldatareader/src/TestData/Test_git_issue682.xlsb";
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let inputs = read_file_bytes("Test_git_issue682.xlsb", &bytes, &IngestOptions::new("."));
+    assert!(matches!(
+        inputs.files[0].outcome,
+        FileOutcome::Skipped {
+            reason: SkipReason::Corrupt
+        }
+    ));
+    assert_eq!(
+        errors(&inputs),
+        vec!["Test_git_issue682.xlsb: corrupt (the spreadsheet reader failed), skipped"]
+    );
+}
+
+#[test]
+fn the_same_folder_reads_the_same_every_time() {
+    let dir = TempDir::new();
+    for m in 1..=6 {
+        let rows: Vec<(String, String, String)> = (0..200)
+            .map(|r| {
+                (
+                    format!("D{}", r % 7),
+                    format!("{}", (r * m) % 150),
+                    format!("{r},5"),
+                )
+            })
+            .collect();
+        let rows: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        let p = dir.write(&format!("u{m}.csv"), &utb_csv(&format!("2019-0{m}"), &rows));
+        set_mtime(&p, 100 * (7 - m as u64));
+    }
+    let dump = |i: &Inputs| {
+        let strings: Vec<&str> = (0..i.interner.len())
+            .map(|s| i.interner.resolve(Sym(s as u32)))
+            .collect();
+        format!(
+            "{strings:?} {:?} {:?}",
+            i.tables["utbetalningar"].columns, i.tables["utbetalningar"].origin
+        )
+    };
+    let first = dump(&read_folder(&dir.opts()).unwrap());
+    for _ in 0..3 {
+        assert_eq!(dump(&read_folder(&dir.opts()).unwrap()), first);
+    }
+    let inputs = read_folder(&dir.opts()).unwrap();
+    assert_eq!(inputs.files[0].name, "u6.csv", "oldest first");
+    assert_eq!(inputs.tables["utbetalningar"].origin[0].file, FileId(0));
+}
