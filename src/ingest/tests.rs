@@ -633,3 +633,30 @@ fn the_same_folder_reads_the_same_every_time() {
     assert_eq!(inputs.files[0].name, "u6.csv", "oldest first");
     assert_eq!(inputs.tables["utbetalningar"].origin[0].file, FileId(0));
 }
+
+#[test]
+fn excel_unicode_text_export_utf16_tab_separated() {
+    let text = "År\tStadsdel\tFolkmängd\tVuxna 18+\r\n2019\tÖstermalm\t\"72 000\"\t..\r\n";
+    let mut bytes = vec![0xff, 0xfe];
+    for u in text.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let inputs = read_file_bytes("befolkning.txt", &bytes, &IngestOptions::new("."));
+    let t = &inputs.tables["befolkning"];
+    assert_eq!(
+        t.integer("Ar").unwrap(),
+        &[Some(2019)],
+        "{:?}",
+        inputs.issues
+    );
+    assert_eq!(t.number("Folkmangd").unwrap(), &[Some(dec("72000"))]);
+    assert_eq!(
+        t.number("Vuxna18plus").unwrap(),
+        &[None],
+        "`..` is not a value"
+    );
+    assert_eq!(
+        texts(&inputs, "befolkning", "Stadsdel"),
+        vec![Some("Östermalm".into())]
+    );
+}
