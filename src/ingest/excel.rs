@@ -4,7 +4,10 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, DataRef, Range, Reader, Sheets, open_workbook_auto_from_rs};
+use calamine::{
+    Data, DataRef, Ods, Range, Reader, SheetType, Sheets, Xls, Xlsb, Xlsx,
+    open_workbook_auto_from_rs, open_workbook_from_rs,
+};
 
 use super::issue::{Issue, RowLocation, SkipReason};
 use super::sheet::{FileCtx, Search, SheetParser};
@@ -16,14 +19,20 @@ use crate::model::Date;
 const MAX_DENSE_CELLS: usize = 20_000_000;
 
 /// Reads every sheet of a workbook into `ctx`. Fails only when the workbook cannot be opened.
-pub fn read_workbook(bytes: &[u8], ctx: &mut FileCtx) -> Result<(), SkipReason> {
-    let mut wb =
-        open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| SkipReason::Unreadable {
-            detail: one_line(&e.to_string()),
-        })?;
-    let names = wb.sheet_names();
-    for name in names {
+pub fn read_workbook(bytes: &[u8], ext: &str, ctx: &mut FileCtx) -> Result<(), SkipReason> {
+    let mut wb = open(bytes, ext).map_err(|detail| SkipReason::Unreadable { detail })?;
+    let sheets: Vec<(String, bool)> = wb
+        .sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.typ == SheetType::WorkSheet))
+        .collect();
+    for (name, is_worksheet) in sheets {
         let mut parser = SheetParser::new(Some(name.clone()));
+        if !is_worksheet {
+            // Chart, dialog and macro sheets hold no rows: noted like a sheet without header.
+            parser.finish(ctx);
+            continue;
+        }
         let result = match &mut wb {
             Sheets::Xlsx(x) => match x.worksheet_cells_reader(&name) {
                 Ok(mut r) => stream(&mut parser, ctx, &name, || {
@@ -52,6 +61,45 @@ pub fn read_workbook(bytes: &[u8], ctx: &mut FileCtx) -> Result<(), SkipReason> 
         }
     }
     Ok(())
+}
+
+/// Opens with the reader the extension names, so that its error says what is wrong; a
+/// workbook with the wrong extension is still found by trying every reader.
+fn open<'b>(bytes: &'b [u8], ext: &str) -> Result<Sheets<Cursor<&'b [u8]>>, String> {
+    if bytes.is_empty() {
+        return Err("empty file".to_string());
+    }
+    let c = Cursor::new(bytes);
+    let ole = bytes.starts_with(&[0xd0, 0xcf, 0x11, 0xe0]);
+    // BIFF2–4 (Excel 2.1–4.0) start with a BOF record, not an OLE container.
+    if matches!(bytes, [0x09, 0x00 | 0x02 | 0x04, ..]) {
+        return Err(
+            "Excel 2.1–4.0 format (BIFF2–4) is not supported; save it as .xlsx".to_string(),
+        );
+    }
+    let specific = match ext {
+        "xlsx" | "xlsm" | "xlsb" if ole => {
+            Err("an OLE container, not a zip: encrypted or password-protected".to_string())
+        }
+        "xlsx" | "xlsm" => open_workbook_from_rs::<Xlsx<_>, _>(c.clone())
+            .map(Sheets::Xlsx)
+            .map_err(|e| e.to_string()),
+        "xlsb" => open_workbook_from_rs::<Xlsb<_>, _>(c.clone())
+            .map(Sheets::Xlsb)
+            .map_err(|e| e.to_string()),
+        "xls" => open_workbook_from_rs::<Xls<_>, _>(c.clone())
+            .map(Sheets::Xls)
+            .map_err(|e| e.to_string()),
+        "ods" => open_workbook_from_rs::<Ods<_>, _>(c.clone())
+            .map(Sheets::Ods)
+            .map_err(|e| e.to_string()),
+        _ => Err("unknown workbook type".to_string()),
+    };
+    match specific {
+        Ok(wb) => Ok(wb),
+        Err(e) if ole && ext != "xls" => Err(e),
+        Err(e) => open_workbook_auto_from_rs(c).map_err(|_| one_line(&e)),
+    }
 }
 
 fn one_line(s: &str) -> String {

@@ -198,12 +198,49 @@ impl Listed {
     }
 }
 
+/// One file's contents waiting for the merge, its interner packed into one buffer (a
+/// national file holds ~100 000 ids; two dozen hash maps of them would dominate memory).
+struct Parsed {
+    text: String,
+    /// End offsets in `text` of the file's symbols, in `Sym` order.
+    ends: Vec<usize>,
+    parts: Vec<Part>,
+    sheets: Vec<SheetRecord>,
+    issues: Vec<Issue>,
+}
+
+impl Parsed {
+    fn from(c: FileContents) -> Parsed {
+        let n = c.interner.len();
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(n);
+        for i in 0..n {
+            text.push_str(c.interner.resolve(Sym(i as u32)));
+            ends.push(text.len());
+        }
+        text.shrink_to_fit();
+        Parsed {
+            text,
+            ends,
+            parts: c.parts,
+            sheets: c.sheets,
+            issues: c.issues,
+        }
+    }
+
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, b)| &self.text[a..*b])
+    }
+}
+
 enum Loaded {
     Skipped(SkipReason),
-    Read {
-        hash: [u8; 32],
-        result: Result<FileContents, SkipReason>,
+    /// An exact copy of the file at this index (a newer one).
+    Duplicate {
+        of: usize,
     },
+    Read(Result<Parsed, SkipReason>),
 }
 
 /// Reads every export in `opts.input_dir` (not recursive; `~$` lock files and hidden files
@@ -238,20 +275,45 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
     }
     listed.sort_by(|a, b| a.newness().cmp(&b.newness()));
 
-    let matcher = Matcher::new(&opts.datasets);
-    let loaded: Vec<Loaded> = listed
+    // Hash every export first: of byte-identical files only the newest is parsed.
+    let hashes: Vec<Option<Result<[u8; 32], String>>> = listed
         .par_iter()
         .map(|f| {
-            if !is_export(&f.name) {
-                return Loaded::Skipped(SkipReason::NotAnExportFormat);
+            is_export(&f.name).then(|| {
+                std::fs::read(&f.path)
+                    .map(|bytes| Sha256::digest(&bytes).into())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
+    let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
+    for (i, h) in hashes.iter().enumerate().rev() {
+        if let Some(Ok(hash)) = h {
+            match owner.get(hash) {
+                Some(&o) => duplicate_of[i] = Some(o),
+                None => {
+                    owner.insert(*hash, i);
+                }
             }
-            match std::fs::read(&f.path) {
-                Err(e) => Loaded::Skipped(SkipReason::Io {
-                    detail: e.to_string(),
-                }),
-                Ok(bytes) => Loaded::Read {
-                    hash: Sha256::digest(&bytes).into(),
-                    result: parse_file(&f.name, &f.display, &bytes, opts, &matcher),
+        }
+    }
+
+    let matcher = Matcher::new(&opts.datasets);
+    let loaded: Vec<Loaded> = (0..listed.len())
+        .into_par_iter()
+        .map(|i| {
+            let f = &listed[i];
+            let io = |detail: String| Loaded::Skipped(SkipReason::Io { detail });
+            match (&hashes[i], duplicate_of[i]) {
+                (None, _) => Loaded::Skipped(SkipReason::NotAnExportFormat),
+                (Some(Err(detail)), _) => io(detail.clone()),
+                (Some(Ok(_)), Some(of)) => Loaded::Duplicate { of },
+                (Some(Ok(_)), None) => match std::fs::read(&f.path) {
+                    Err(e) => io(e.to_string()),
+                    Ok(bytes) => {
+                        Loaded::Read(parse_file(&f.name, &f.display, &bytes, opts, &matcher))
+                    }
                 },
             }
         })
@@ -270,10 +332,7 @@ pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs
         None,
     );
     let loaded = if is_export(name) {
-        Loaded::Read {
-            hash: [0; 32],
-            result: parse_file(name, &listed.display, bytes, opts, &matcher),
-        }
+        Loaded::Read(parse_file(name, &listed.display, bytes, opts, &matcher))
     } else {
         Loaded::Skipped(SkipReason::NotAnExportFormat)
     };
@@ -287,7 +346,7 @@ fn parse_file(
     bytes: &[u8],
     opts: &IngestOptions,
     matcher: &Matcher,
-) -> Result<FileContents, SkipReason> {
+) -> Result<Parsed, SkipReason> {
     let mut ctx = FileCtx {
         datasets: &opts.datasets,
         matcher,
@@ -295,17 +354,18 @@ fn parse_file(
         file: display.to_path_buf(),
         out: FileContents::default(),
     };
-    let is_text = matches!(extension(name).as_str(), "csv" | "txt");
+    let ext = extension(name);
+    let is_text = matches!(ext.as_str(), "csv" | "txt");
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         if is_text {
             csv::read_csv(bytes, &mut ctx);
             Ok(())
         } else {
-            excel::read_workbook(bytes, &mut ctx)
+            excel::read_workbook(bytes, &ext, &mut ctx)
         }
     }));
     match outcome {
-        Ok(Ok(())) => Ok(ctx.out),
+        Ok(Ok(())) => Ok(Parsed::from(ctx.out)),
         Ok(Err(reason)) => Err(reason),
         Err(_) => Err(SkipReason::Corrupt),
     }
@@ -313,22 +373,6 @@ fn parse_file(
 
 /// Puts the files together: duplicates, records, interner merge, re-exports, tables.
 fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> Inputs {
-    // Of byte-identical files only the newest (the last in newness order) is used.
-    let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
-    let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
-    for (i, l) in loaded.iter().enumerate().rev() {
-        if let Loaded::Read { hash, .. } = l
-            && *hash != [0; 32]
-        {
-            match owner.get(hash) {
-                Some(&o) => duplicate_of[i] = Some(o),
-                None => {
-                    owner.insert(*hash, i);
-                }
-            }
-        }
-    }
-
     // A duplicate names the newer file it copies, which comes later in the list.
     let names: Vec<PathBuf> = listed.iter().map(|l| l.display.clone()).collect();
     let mut interner = Interner::default();
@@ -338,22 +382,15 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut pieces: Vec<(FileId, Vec<Sym>, Vec<Part>)> = Vec::new();
     for (i, (l, load)) in listed.into_iter().zip(loaded).enumerate() {
         let id = FileId(i as u32);
-        let outcome = match (load, duplicate_of[i]) {
-            (Loaded::Skipped(reason), _)
-            | (
-                Loaded::Read {
-                    result: Err(reason),
-                    ..
-                },
-                None,
-            ) => {
+        let outcome = match load {
+            Loaded::Skipped(reason) | Loaded::Read(Err(reason)) => {
                 issues.push(Issue::FileSkipped {
                     file: l.display.clone(),
                     reason: reason.clone(),
                 });
                 FileOutcome::Skipped { reason }
             }
-            (Loaded::Read { .. }, Some(o)) => {
+            Loaded::Duplicate { of: o } => {
                 issues.push(Issue::DuplicateFile {
                     file: l.display.clone(),
                     of: names[o].clone(),
@@ -362,16 +399,8 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
                     of: FileId(o as u32),
                 }
             }
-            (
-                Loaded::Read {
-                    result: Ok(contents),
-                    ..
-                },
-                None,
-            ) => {
-                let map: Vec<Sym> = (0..contents.interner.len())
-                    .map(|s| interner.intern(contents.interner.resolve(Sym(s as u32))))
-                    .collect();
+            Loaded::Read(Ok(contents)) => {
+                let map: Vec<Sym> = contents.strings().map(|t| interner.intern(t)).collect();
                 issues.extend(contents.issues);
                 pieces.push((id, map, contents.parts));
                 FileOutcome::Read {
@@ -391,20 +420,23 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut tables = BTreeMap::new();
     let mut replacements = Vec::new();
     for (d, spec) in opts.datasets.iter().enumerate() {
-        let parts: Vec<(FileId, &Part)> = pieces
-            .iter()
-            .flat_map(|(id, _, parts)| parts.iter().filter(|p| p.dataset == d).map(|p| (*id, p)))
-            .collect();
-        let (masks, mut reps) = reexport::resolve(&spec.name, &parts, spec.replace_by.is_some());
+        // Take this dataset's parts out of the files, so each is freed once copied.
+        let mut taken: Vec<(FileId, usize, Part)> = Vec::new();
+        for (k, (id, _, parts)) in pieces.iter_mut().enumerate() {
+            let (mine, rest): (Vec<Part>, Vec<Part>) = std::mem::take(parts)
+                .into_iter()
+                .partition(|p| p.dataset == d);
+            *parts = rest;
+            taken.extend(mine.into_iter().map(|p| (*id, k, p)));
+        }
+        let refs: Vec<(FileId, &Part)> = taken.iter().map(|(id, _, p)| (*id, p)).collect();
+        let (masks, mut reps) = reexport::resolve(&spec.name, &refs, spec.replace_by.is_some());
         replacements.append(&mut reps);
+        let kept = masks.iter().flatten().filter(|k| **k).count();
         let mut table = Table::new(spec.clone());
-        for ((id, part), mask) in parts.iter().zip(&masks) {
-            let syms = pieces
-                .iter()
-                .find(|(p, _, _)| p == id)
-                .map(|(_, m, _)| m.as_slice())
-                .unwrap_or(&[]);
-            append(&mut table, *id, part, mask, syms);
+        reserve(&mut table, kept);
+        for ((id, k, part), mask) in taken.into_iter().zip(&masks) {
+            append(&mut table, id, &part, mask, &pieces[k].1);
         }
         tables.insert(spec.name.clone(), table);
     }
@@ -415,6 +447,20 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
         files,
         issues,
         replacements,
+    }
+}
+
+fn reserve(table: &mut Table, n: usize) {
+    table.origin.reserve_exact(n);
+    for c in &mut table.columns {
+        match c {
+            ColumnData::Text(v) => v.reserve_exact(n),
+            ColumnData::Number(v) => v.reserve_exact(n),
+            ColumnData::Integer(v) => v.reserve_exact(n),
+            ColumnData::Month(v) => v.reserve_exact(n),
+            ColumnData::Date(v) => v.reserve_exact(n),
+            ColumnData::Bool(v) => v.reserve_exact(n),
+        }
     }
 }
 

@@ -173,8 +173,17 @@ impl SheetParser {
         };
         let mut values: Vec<Value<'b>> = Vec::with_capacity(cells.len());
         for (i, (cell, col)) in cells.iter().zip(&spec.columns).enumerate() {
+            // Excel turns a typed `2013-05` into a date; a text period means the month then.
+            if let (ColumnKind::Text, "Period", Cell::Date(Some(d))) =
+                (col.kind, col.name.as_str(), cell)
+            {
+                values.push(Value::Text(d.month().to_string().into()));
+                continue;
+            }
             match parse(col.kind, cell) {
                 Ok(v) => values.push(v),
+                // `#N/A` in an optional column is just a missing value.
+                Err(RejectReason::CellError { .. }) if !col.required => values.push(Value::Missing),
                 Err(reason) => {
                     reject(ctx, i, reason);
                     self.rejected += 1;
@@ -248,10 +257,27 @@ impl SheetParser {
             rejected: self.rejected,
             months: self.months.into_iter().collect(),
         });
-        if let Some(part) = self.part
+        if let Some(mut part) = self.part
             && !part.rows.is_empty()
         {
+            shrink(&mut part);
             ctx.out.parts.push(part);
+        }
+    }
+}
+
+/// Parts wait for every other file before merging: give back the growth slack.
+fn shrink(part: &mut Part) {
+    part.rows.shrink_to_fit();
+    part.keys.shrink_to_fit();
+    for c in &mut part.columns {
+        match c {
+            ColumnData::Text(v) => v.shrink_to_fit(),
+            ColumnData::Number(v) => v.shrink_to_fit(),
+            ColumnData::Integer(v) => v.shrink_to_fit(),
+            ColumnData::Month(v) => v.shrink_to_fit(),
+            ColumnData::Date(v) => v.shrink_to_fit(),
+            ColumnData::Bool(v) => v.shrink_to_fit(),
         }
     }
 }
@@ -270,5 +296,68 @@ fn push(column: &mut ColumnData, value: Value, interner: &mut Interner) {
         (ColumnData::Month(v), _) => v.push(None),
         (ColumnData::Date(v), _) => v.push(None),
         (ColumnData::Bool(v), _) => v.push(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::schema::standard_datasets;
+
+    #[test]
+    fn error_cells_reject_only_required_columns() {
+        let datasets: Vec<Arc<DatasetSpec>> =
+            standard_datasets().into_iter().map(Arc::new).collect();
+        let matcher = Matcher::new(&datasets);
+        let mut ctx = FileCtx {
+            datasets: &datasets,
+            matcher: &matcher,
+            districts: None,
+            file: PathBuf::from("f.xlsx"),
+            out: FileContents::default(),
+        };
+        let header: Vec<(u32, String)> =
+            ["Period", "Stadsdel", "HushallsID", "Belopp", "AntalBarn"]
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (i as u32, h.to_string()))
+                .collect();
+        let mut p = SheetParser::new(Some("S".into()));
+        assert!(matches!(p.offer_header(&ctx, &header), Search::Found));
+        let row = |belopp: Cell<'static>, barn: Cell<'static>| {
+            move |c: u32| match c {
+                0 => Cell::Text("2019-01"),
+                1 => Cell::Text("N"),
+                2 => Cell::Int(7),
+                3 => belopp.clone(),
+                4 => barn.clone(),
+                _ => Cell::Empty,
+            }
+        };
+        let at = |col| RowLocation::Cell {
+            sheet: "S".into(),
+            col,
+            row: 2,
+        };
+        p.row(
+            &mut ctx,
+            2,
+            row(Cell::Float(5.0), Cell::Error("#N/A".into())),
+            at,
+        );
+        p.row(
+            &mut ctx,
+            3,
+            row(Cell::Error("#N/A".into()), Cell::Int(1)),
+            at,
+        );
+        p.finish(&mut ctx);
+        assert_eq!(ctx.out.parts[0].rows, vec![2]);
+        assert!(matches!(ctx.out.parts[0].columns[4], ColumnData::Integer(ref v) if v == &[None]));
+        assert_eq!(ctx.out.issues.len(), 1);
+        assert_eq!(
+            ctx.out.issues[0].to_string(),
+            "f.xlsx [S!D2]: Belopp holds the error #N/A"
+        );
     }
 }

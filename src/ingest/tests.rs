@@ -114,7 +114,7 @@ fn xlsx_header_under_title_rows_dates_serials_and_text_periods() {
     ws.write_datetime_with_format(
         4,
         0,
-        &ExcelDateTime::from_ymd(2013, 5, 31).unwrap(),
+        ExcelDateTime::from_ymd(2013, 5, 31).unwrap(),
         &date_fmt,
     )
     .unwrap();
@@ -320,15 +320,29 @@ fn manual_outcomes_keep_periods_as_text_and_allow_comment_only_rows() {
     ws.write_string(2, 4, "Uppgift saknas").unwrap();
     ws.write_string(3, 0, "sjukfranvaro").unwrap();
     ws.write_string(3, 1, "2013-05").unwrap();
+    ws.write_string(4, 0, "sommarjobb").unwrap();
+    let date_fmt = Format::new().set_num_format("yyyy-mm");
+    ws.write_datetime_with_format(
+        4,
+        1,
+        ExcelDateTime::from_ymd(2013, 5, 1).unwrap(),
+        &date_fmt,
+    )
+    .unwrap();
+    ws.write_string(4, 3, "12,5").unwrap();
     let bytes = wb.save_to_buffer().unwrap();
     let inputs = read_file_bytes("manuellt.xlsx", &bytes, &IngestOptions::new("."));
     assert_eq!(
         texts(&inputs, "manuella_utfall", "Period"),
-        vec![Some("2013".into()), Some("2013-T2".into())]
+        vec![
+            Some("2013".into()),
+            Some("2013-T2".into()),
+            Some("2013-05".into())
+        ]
     );
     assert_eq!(
         inputs.tables["manuella_utfall"].number("Utfall").unwrap(),
-        &[Some(dec("180")), None]
+        &[Some(dec("180")), None, Some(dec("12.5"))]
     );
     assert_eq!(
         errors(&inputs),
@@ -517,4 +531,132 @@ fn a_cell_far_away_does_not_make_a_dense_grid() {
     let inputs = read_file_bytes("sparse_corner.xlsx", &bytes, &IngestOptions::new("."));
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(inputs.files.len(), 1);
+}
+
+#[test]
+fn population_is_replaced_per_year_and_closed_cases_per_month_of_their_date() {
+    let dir = TempDir::new();
+    dir.write(
+        "befolkning_2019-01-10.csv",
+        "År;Stadsdel;Folkmängd\n2017;N;100\n2018;N;110\n".as_bytes(),
+    );
+    dir.write(
+        "befolkning_2019-02-10.csv",
+        "År;Stadsdel;Folkmängd\n2018;N;111\n".as_bytes(),
+    );
+    dir.write(
+        "avslut_2019-03-01.csv",
+        b"Datum;Stadsdel;Avslutsorsak\n2019-01-05;N;Arbete\n2019-02-03;N;Flytt\n2019-02-20;N;Arbete\n",
+    );
+    dir.write(
+        "avslut_2019-03-15.csv",
+        b"Datum;Stadsdel;Avslutsorsak\n2019-02-27;N;Studier\n",
+    );
+    let inputs = read_folder(&dir.opts()).unwrap();
+    let b = &inputs.tables["befolkning"];
+    assert_eq!(b.integer("Ar").unwrap(), &[Some(2017), Some(2018)]);
+    assert_eq!(
+        b.number("Folkmangd").unwrap(),
+        &[Some(dec("100")), Some(dec("111"))]
+    );
+    let a = &inputs.tables["avslut"];
+    assert_eq!(
+        texts(&inputs, "avslut", "Avslutsorsak"),
+        vec![Some("Arbete".into()), Some("Studier".into())]
+    );
+    assert_eq!(a.date("Datum").unwrap()[1], Date::new(2019, 2, 27));
+    let periods: Vec<(&str, &str, usize)> = inputs
+        .replacements
+        .iter()
+        .map(|r| (r.dataset.as_str(), r.period.as_str(), r.rows_dropped))
+        .collect();
+    assert_eq!(
+        periods,
+        vec![("befolkning", "2018", 1), ("avslut", "2019-02", 2)]
+    );
+}
+
+#[test]
+fn a_reader_panic_is_caught_and_the_file_skipped() {
+    // Known to make calamine 0.38 panic (see the corpus README).
+    let path = "../shared/corpus/spreadsheets/exceldatareader/src/TestData/Test_git_issue682.xlsb";
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let inputs = read_file_bytes("Test_git_issue682.xlsb", &bytes, &IngestOptions::new("."));
+    assert!(matches!(
+        inputs.files[0].outcome,
+        FileOutcome::Skipped {
+            reason: SkipReason::Corrupt
+        }
+    ));
+    assert_eq!(
+        errors(&inputs),
+        vec!["Test_git_issue682.xlsb: corrupt (the spreadsheet reader failed), skipped"]
+    );
+}
+
+#[test]
+fn the_same_folder_reads_the_same_every_time() {
+    let dir = TempDir::new();
+    for m in 1..=6 {
+        let rows: Vec<(String, String, String)> = (0..200)
+            .map(|r| {
+                (
+                    format!("D{}", r % 7),
+                    format!("{}", (r * m) % 150),
+                    format!("{r},5"),
+                )
+            })
+            .collect();
+        let rows: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        let p = dir.write(&format!("u{m}.csv"), &utb_csv(&format!("2019-0{m}"), &rows));
+        set_mtime(&p, 100 * (7 - m as u64));
+    }
+    let dump = |i: &Inputs| {
+        let strings: Vec<&str> = (0..i.interner.len())
+            .map(|s| i.interner.resolve(Sym(s as u32)))
+            .collect();
+        format!(
+            "{strings:?} {:?} {:?}",
+            i.tables["utbetalningar"].columns, i.tables["utbetalningar"].origin
+        )
+    };
+    let first = dump(&read_folder(&dir.opts()).unwrap());
+    for _ in 0..3 {
+        assert_eq!(dump(&read_folder(&dir.opts()).unwrap()), first);
+    }
+    let inputs = read_folder(&dir.opts()).unwrap();
+    assert_eq!(inputs.files[0].name, "u6.csv", "oldest first");
+    assert_eq!(inputs.tables["utbetalningar"].origin[0].file, FileId(0));
+}
+
+#[test]
+fn excel_unicode_text_export_utf16_tab_separated() {
+    let text = "År\tStadsdel\tFolkmängd\tVuxna 18+\r\n2019\tÖstermalm\t\"72 000\"\t..\r\n";
+    let mut bytes = vec![0xff, 0xfe];
+    for u in text.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let inputs = read_file_bytes("befolkning.txt", &bytes, &IngestOptions::new("."));
+    let t = &inputs.tables["befolkning"];
+    assert_eq!(
+        t.integer("Ar").unwrap(),
+        &[Some(2019)],
+        "{:?}",
+        inputs.issues
+    );
+    assert_eq!(t.number("Folkmangd").unwrap(), &[Some(dec("72000"))]);
+    assert_eq!(
+        t.number("Vuxna18plus").unwrap(),
+        &[None],
+        "`..` is not a value"
+    );
+    assert_eq!(
+        texts(&inputs, "befolkning", "Stadsdel"),
+        vec![Some("Östermalm".into())]
+    );
 }

@@ -148,10 +148,25 @@ fn contains_pnr(t: &str) -> bool {
 pub fn parse_number(cell: &Cell) -> Option<Decimal> {
     match cell {
         Cell::Int(i) => Some(Decimal::from(*i)),
-        Cell::Float(f) if f.is_finite() => Decimal::from_str(&format!("{f}")).ok(),
+        Cell::Float(f) => float_to_decimal(*f),
         Cell::Text(t) => parse_number_text(t),
         _ => None,
     }
+}
+
+/// The decimal whose shortest round-trip text is `f`'s. Amounts in whole cents (below 10^12,
+/// where one double cannot stand for two such decimals) skip the formatting.
+fn float_to_decimal(f: f64) -> Option<Decimal> {
+    if !f.is_finite() {
+        return None;
+    }
+    if f.abs() < 1e12 {
+        let cents = (f * 100.0).round();
+        if cents / 100.0 == f {
+            return Some(Decimal::new(cents as i64, 2).normalize());
+        }
+    }
+    Decimal::from_str(&format!("{f}")).ok()
 }
 
 pub fn parse_number_text(t: &str) -> Option<Decimal> {
@@ -289,10 +304,11 @@ fn split_ymd(t: &str) -> Option<(i32, u32, Option<u32>)> {
 }
 
 pub fn parse_month_text(t: &str) -> Option<Month> {
-    let t = t.trim().to_lowercase();
-    if let Some((y, m, _)) = split_ymd(&t) {
+    let t = t.trim();
+    if let Some((y, m, _)) = split_ymd(t) {
         return Month::new(y, m);
     }
+    let t = t.to_lowercase();
     let mut parts = t.split_whitespace();
     let name = parts.next()?;
     let year = parts.next()?;
@@ -340,11 +356,17 @@ pub fn parse_yes_no(cell: &Cell) -> Option<bool> {
         Cell::Int(0) => Some(false),
         Cell::Float(f) if *f == 1.0 => Some(true),
         Cell::Float(f) if *f == 0.0 => Some(false),
-        Cell::Text(t) => match t.trim().to_lowercase().as_str() {
-            "ja" | "j" | "1" | "x" | "true" | "sant" | "1.0" | "1,0" => Some(true),
-            "nej" | "n" | "0" | "" | "false" | "falskt" | "0.0" | "0,0" => Some(false),
-            _ => None,
-        },
+        Cell::Text(t) => {
+            let t = t.trim();
+            let any = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+            if any(&["ja", "j", "1", "x", "true", "sant", "1.0", "1,0"]) {
+                Some(true)
+            } else if any(&["nej", "n", "0", "", "false", "falskt", "0.0", "0,0"]) {
+                Some(false)
+            } else {
+                None
+            }
+        }
         _ => None,
     }
 }
@@ -455,6 +477,26 @@ mod tests {
             "0.30000000000000004"
         );
         assert_eq!(parse_number(&Cell::Float(f64::NAN)), None);
+        for f in [
+            0.1,
+            0.07,
+            1234.56,
+            -250.75,
+            1e11 + 0.01,
+            123456789.12,
+            1e15,
+            1.005,
+            2.675,
+            5e-324,
+        ] {
+            let slow = Decimal::from_str(&format!("{f}")).ok();
+            assert_eq!(parse_number(&Cell::Float(f)), slow, "{f}");
+            assert_eq!(
+                parse_number(&Cell::Float(f)).map(|d| d.to_string()),
+                slow.map(|d| d.to_string()),
+                "{f}"
+            );
+        }
     }
 
     #[test]
