@@ -3,7 +3,7 @@
 //! district, and the other datasets shared behind `Arc`s. Scripts never see single rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rust_decimal::Decimal;
 
@@ -102,6 +102,9 @@ pub struct Prepared {
     pub months_present: BTreeSet<Month>,
     /// Every dataset the run knows (read or not), for rule error messages.
     pub known_datasets: Vec<String>,
+    /// Per dataset, its row numbers by scope (each district, then the total), built the
+    /// first time a rule asks for the dataset.
+    scope_rows: BTreeMap<String, OnceLock<Vec<Arc<Vec<u32>>>>>,
 }
 
 impl Prepared {
@@ -140,6 +143,38 @@ impl Prepared {
             sum.adults = add(sum.adults, p.adults);
         }
         Some(sum)
+    }
+
+    /// The rows of `dataset` that belong to a scope: a district's own rows, or for the
+    /// total the rows of every report district. A dataset without Stadsdel belongs whole
+    /// to every scope.
+    pub fn rows_of_scope(&self, dataset: &str, scope: usize) -> Arc<Vec<u32>> {
+        let (Some(table), Some(cell)) = (self.tables.get(dataset), self.scope_rows.get(dataset))
+        else {
+            return Arc::new(Vec::new());
+        };
+        let by_scope = cell.get_or_init(|| {
+            let n = self.districts.len();
+            let Some(districts) = table.text(col::DISTRICT) else {
+                let all = Arc::new((0..table.len() as u32).collect::<Vec<_>>());
+                return vec![all; n + 1];
+            };
+            let index: HashMap<Sym, usize> = self
+                .districts
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (*d, i))
+                .collect();
+            let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n + 1];
+            for (i, d) in districts.iter().enumerate() {
+                if let Some(&di) = d.as_ref().and_then(|d| index.get(d)) {
+                    rows[di].push(i as u32);
+                    rows[n].push(i as u32);
+                }
+            }
+            rows.into_iter().map(Arc::new).collect()
+        });
+        by_scope.get(scope).cloned().unwrap_or_default()
     }
 
     /// The district symbol of a scope, `None` for the total.
@@ -203,6 +238,10 @@ pub fn prepare(
         district_names,
         scopes,
         population,
+        scope_rows: tables
+            .keys()
+            .map(|k| (k.clone(), OnceLock::new()))
+            .collect(),
         tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         months_present,
         known_datasets,

@@ -510,23 +510,12 @@ impl Underlag {
                 absent: true,
             });
         };
-        let selection: Vec<u32> = match table.text(col::DISTRICT) {
-            Some(districts) => {
-                let wanted: Vec<Sym> = match self.data.district_of(self.scope) {
-                    Some(d) => vec![d],
-                    None => self.data.districts.clone(),
-                };
-                (0..table.len() as u32)
-                    .filter(|&i| districts[i as usize].is_some_and(|d| wanted.contains(&d)))
-                    .collect()
-            }
-            None => (0..table.len() as u32).collect(),
-        };
+        let selection = self.data.rows_of_scope(dataset, self.scope);
         Ok(Rader {
             data: self.data.clone(),
             table: table.clone(),
             period: self.period,
-            selection: Arc::new(selection),
+            selection,
             absent: false,
         })
     }
