@@ -5,8 +5,9 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{
-    Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
-    XlsxError,
+    Chart, ChartFormat, ChartLegendPosition, ChartLine, ChartMarker, ChartMarkerType,
+    ChartPatternFill, ChartPatternFillType, ChartSolidFill, ChartType, Color, DocProperties,
+    ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
 use crate::evaluate::Status;
@@ -30,6 +31,19 @@ const YELLOW: u32 = 0xB8_86_00;
 const RED: u32 = 0xC0_00_00;
 const GREY: u32 = 0x80_80_80;
 const HEADER_FILL: u32 = 0xD9_E1_F2;
+/// Chart series colours, dark enough to tell apart in grey print.
+const SERIES_COLORS: [u32; 6] = [
+    0x1F_4E_79, 0xC0_00_00, 0x38_76_1D, 0x7F_60_00, 0x70_30_A0, 0x40_40_40,
+];
+/// Line markers by series: shapes differ where colours do not print.
+const MARKERS: [ChartMarkerType; 6] = [
+    ChartMarkerType::Circle,
+    ChartMarkerType::Square,
+    ChartMarkerType::Triangle,
+    ChartMarkerType::Diamond,
+    ChartMarkerType::X,
+    ChartMarkerType::Star,
+];
 
 /// Renders the workbook into an in-memory xlsx file.
 ///
@@ -76,7 +90,81 @@ fn write_sheet(
             write_cell(ws, r, c as u16, cell, row.style, styles)?;
         }
     }
+    let name = sheet_name(&sheet.name);
+    for chart in &sheet.charts {
+        let drawn = draw_chart(&name, first_body_row, chart);
+        ws.insert_chart(first_body_row + chart.anchor_row, chart.anchor_col, &drawn)?;
+    }
     Ok(())
+}
+
+/// A chart over the sheet's own cells, sized and labelled to stay readable in print
+/// (black-and-white too: the lines carry markers, the columns differ in fill).
+fn draw_chart(sheet: &str, first_body_row: u32, spec: &report::Chart) -> Chart {
+    let range = |r: &report::CellRange| {
+        (
+            sheet,
+            first_body_row + r.first_row,
+            r.col,
+            first_body_row + r.last_row,
+            r.col,
+        )
+    };
+    let mut chart = Chart::new(match spec.kind {
+        report::ChartKind::Line => ChartType::Line,
+        report::ChartKind::Column => ChartType::Column,
+    });
+    for (i, s) in spec.series.iter().enumerate() {
+        let color = Color::RGB(SERIES_COLORS[i % SERIES_COLORS.len()]);
+        let series = chart
+            .add_series()
+            .set_name(s.name.as_str())
+            .set_categories(range(&spec.categories))
+            .set_values(range(&s.values));
+        match spec.kind {
+            report::ChartKind::Line => {
+                series
+                    .set_format(
+                        ChartFormat::new()
+                            .set_line(ChartLine::new().set_color(color).set_width(2.25)),
+                    )
+                    .set_marker(
+                        ChartMarker::new()
+                            .set_type(MARKERS[i % MARKERS.len()])
+                            .set_size(6)
+                            .set_format(
+                                ChartFormat::new()
+                                    .set_solid_fill(ChartSolidFill::new().set_color(color)),
+                            ),
+                    );
+            }
+            report::ChartKind::Column => {
+                let mut format = ChartFormat::new();
+                if i == 0 {
+                    format.set_solid_fill(ChartSolidFill::new().set_color(color));
+                } else {
+                    // Hatched, so it differs from the first series without colour.
+                    format
+                        .set_pattern_fill(
+                            ChartPatternFill::new()
+                                .set_pattern(ChartPatternFillType::DiagonalStripesDarkUpwards)
+                                .set_foreground_color(color)
+                                .set_background_color(Color::White),
+                        )
+                        .set_border(ChartLine::new().set_color(color));
+                }
+                series.set_format(&mut format);
+            }
+        }
+    }
+    chart.title().set_name(&spec.title);
+    chart
+        .y_axis()
+        .set_name(&spec.y_axis)
+        .set_num_format("#,##0");
+    chart.legend().set_position(ChartLegendPosition::Bottom);
+    chart.set_width(spec.width).set_height(spec.height);
+    chart
 }
 
 /// Applies the sheet's layout and writes its title lines and header row. Returns the row
