@@ -431,85 +431,85 @@ impl Folded {
             }
         };
 
-        if let Some(t) = data.tables.get(LEDGER) {
-            if let (Some(months), Some(accounts), Some(amounts)) = (
+        if let Some(t) = data.tables.get(LEDGER)
+            && let (Some(months), Some(accounts), Some(amounts)) = (
                 t.month(col::PERIOD),
                 t.integer("Konto"),
                 t.number(col::AMOUNT),
-            ) {
-                let districts = t.text(col::DISTRICT);
-                let activities = t.text("Verksamhet");
-                for i in 0..t.len() {
-                    let (Some(m), Some(k), Some(a)) = (months[i], accounts[i], amounts[i]) else {
-                        continue;
-                    };
-                    f.has_ledger = true;
-                    f.ledger_months.insert(m);
-                    let d = districts.and_then(|c| c[i]);
-                    let v = activities.and_then(|c| c[i]);
-                    let scope = match d {
-                        None => None,
-                        Some(sym) => match district_index.get(&sym) {
-                            Some(&s) => Some(s),
-                            None => {
-                                note(
-                                    (LEDGER, UnclaimedReason::OtherDistrict, d, k, v),
-                                    a,
-                                    m.to_string(),
-                                );
-                                continue;
-                            }
-                        },
-                    };
-                    let leaf = classify(k, v);
-                    if leaf == rows.len() {
-                        note((LEDGER, UnclaimedReason::NoRow, d, k, v), a, m.to_string());
-                    }
-                    for s in scope.into_iter().chain([total]) {
-                        *f.ledger.entry((s, leaf)).or_default().entry(m).or_default() += a;
-                    }
+            )
+        {
+            let districts = t.text(col::DISTRICT);
+            let activities = t.text("Verksamhet");
+            for i in 0..t.len() {
+                let (Some(m), Some(k), Some(a)) = (months[i], accounts[i], amounts[i]) else {
+                    continue;
+                };
+                f.has_ledger = true;
+                f.ledger_months.insert(m);
+                let d = districts.and_then(|c| c[i]);
+                let v = activities.and_then(|c| c[i]);
+                let scope = match d {
+                    None => None,
+                    Some(sym) => match district_index.get(&sym) {
+                        Some(&s) => Some(s),
+                        None => {
+                            note(
+                                (LEDGER, UnclaimedReason::OtherDistrict, d, k, v),
+                                a,
+                                m.to_string(),
+                            );
+                            continue;
+                        }
+                    },
+                };
+                let leaf = classify(k, v);
+                if leaf == rows.len() {
+                    note((LEDGER, UnclaimedReason::NoRow, d, k, v), a, m.to_string());
+                }
+                for s in scope.into_iter().chain([total]) {
+                    *f.ledger.entry((s, leaf)).or_default().entry(m).or_default() += a;
                 }
             }
         }
-        if let Some(t) = data.tables.get(BUDGET) {
-            if let (Some(years), Some(accounts), Some(amounts)) = (
+        if let Some(t) = data.tables.get(BUDGET)
+            && let (Some(years), Some(accounts), Some(amounts)) = (
                 t.integer(col::YEAR),
                 t.integer("Konto"),
                 t.number(col::AMOUNT),
-            ) {
-                let districts = t.text(col::DISTRICT);
-                let activities = t.text("Verksamhet");
-                for i in 0..t.len() {
-                    let (Some(y), Some(k), Some(a)) = (years[i], accounts[i], amounts[i]) else {
-                        continue;
-                    };
-                    f.has_budget = true;
-                    if y != i64::from(year) {
-                        continue;
-                    }
-                    let d = districts.and_then(|c| c[i]);
-                    let v = activities.and_then(|c| c[i]);
-                    let scope = match d {
-                        None => None,
-                        Some(sym) => match district_index.get(&sym) {
-                            Some(&s) => Some(s),
-                            None => {
-                                note(
-                                    (BUDGET, UnclaimedReason::OtherDistrict, d, k, v),
-                                    a,
-                                    y.to_string(),
-                                );
-                                continue;
-                            }
-                        },
-                    };
-                    let leaf = classify(k, v);
-                    if leaf == rows.len() {
-                        note((BUDGET, UnclaimedReason::NoRow, d, k, v), a, y.to_string());
-                    }
-                    for s in scope.into_iter().chain([total]) {
-                        *f.budget.entry((s, leaf)).or_default() += a;
-                    }
+            )
+        {
+            let districts = t.text(col::DISTRICT);
+            let activities = t.text("Verksamhet");
+            for i in 0..t.len() {
+                let (Some(y), Some(k), Some(a)) = (years[i], accounts[i], amounts[i]) else {
+                    continue;
+                };
+                f.has_budget = true;
+                if y != i64::from(year) {
+                    continue;
+                }
+                let d = districts.and_then(|c| c[i]);
+                let v = activities.and_then(|c| c[i]);
+                let scope = match d {
+                    None => None,
+                    Some(sym) => match district_index.get(&sym) {
+                        Some(&s) => Some(s),
+                        None => {
+                            note(
+                                (BUDGET, UnclaimedReason::OtherDistrict, d, k, v),
+                                a,
+                                y.to_string(),
+                            );
+                            continue;
+                        }
+                    },
+                };
+                let leaf = classify(k, v);
+                if leaf == rows.len() {
+                    note((BUDGET, UnclaimedReason::NoRow, d, k, v), a, y.to_string());
+                }
+                for s in scope.into_iter().chain([total]) {
+                    *f.budget.entry((s, leaf)).or_default() += a;
                 }
             }
         }

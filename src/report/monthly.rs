@@ -102,9 +102,7 @@ pub(super) fn monthly_sheet(view: &View) -> Option<Sheet> {
         ));
         rows.push(Row::styled(RowStyle::Blank, Vec::new()));
     }
-    let Some(&(_, first_block)) = blocks.first() else {
-        return None;
-    };
+    let &(_, first_block) = blocks.first()?;
     let range = |first: u32, col: u16| CellRange {
         first_row: first,
         last_row: first + 11,

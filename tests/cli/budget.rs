@@ -498,3 +498,42 @@ fn golden_budget_and_key_figures() {
     golden("budget_2019-03.txt", &wb.sheet("Budget"));
     golden("nyckeltal_2019-03.txt", &wb.sheet("Nyckeltal"));
 }
+
+#[test]
+fn ledger_lines_of_a_district_outside_the_report_are_listed_not_counted() {
+    // Without a district list the report's districts are those paid in: Vasastan's ledger
+    // line is outside the report, so it is listed in Kontroll and not in any total.
+    let rapport = crate::harness::default_rule("rapport.rhai")
+        .lines()
+        .filter(|l| !l.contains("stadsdelar:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // March again, with Vasastan's line (one file per month: a second March file would be
+    // a re-export replacing this one).
+    let case = case().rule("rapport.rhai", &rapport).csv(
+        "huvudbok_2019-03.csv",
+        "Period;Ansvar;Verksamhet;Konto;Belopp\n2019-03;Kungsholmen;1810;4710;12000\n\
+         2019-03;Kungsholmen;1820;3610;-1500\n2019-03;Norrmalm;1810;4710;21000\n\
+         2019-03;Vasastan;1810;4710;7777\n",
+    );
+    let run = case.run(&["run", "--period", "2019-03"]);
+    run.expect_code(0);
+    let r = run.json();
+    assert_eq!(
+        r.0["districts"],
+        serde_json::json!(["Kungsholmen", "Norrmalm"])
+    );
+    assert_eq!(budget_row(&r, "Summa netto", None)["outcome_period"], 75250);
+    let kontroll = run.whole().sheet("Kontroll");
+    assert!(kontroll.contains("s:Vasastan"), "{kontroll}");
+    assert!(kontroll.contains("ej medräknad"), "{kontroll}");
+    assert!(
+        !run.everything_of(
+            &run.files()
+                .into_iter()
+                .find(|f| f.ends_with("_Kungsholmen.xlsx"))
+                .unwrap()
+        )
+        .contains("Vasastan")
+    );
+}
