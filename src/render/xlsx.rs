@@ -7,7 +7,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{
     Chart, ChartFormat, ChartLegendPosition, ChartLine, ChartMarker, ChartMarkerType,
     ChartPatternFill, ChartPatternFillType, ChartSolidFill, ChartType, Color, DocProperties,
-    ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+    ExcelDateTime, Format, FormatAlign, FormatBorder, Sparkline, SparklineType, Workbook,
+    Worksheet, XlsxError,
 };
 
 use crate::evaluate::Status;
@@ -158,10 +159,14 @@ fn draw_chart(sheet: &str, first_body_row: u32, spec: &report::Chart) -> Chart {
         }
     }
     chart.title().set_name(&spec.title);
-    chart
+    let y_axis = chart
         .y_axis()
         .set_name(&spec.y_axis)
         .set_num_format("#,##0");
+    if spec.kind == report::ChartKind::Column {
+        // Columns compare heights: an axis not starting at zero would exaggerate.
+        y_axis.set_min(0);
+    }
     chart.legend().set_position(ChartLegendPosition::Bottom);
     chart.set_width(spec.width).set_height(spec.height);
     chart
@@ -279,6 +284,19 @@ fn write_cell(
         }
         Cell::Missing => {
             ws.write_string_with_format(row, col, "saknas", format)?;
+        }
+        Cell::Sparkline {
+            first_col,
+            last_col,
+        } => {
+            let name = ws.name();
+            let sparkline = Sparkline::new()
+                .set_range((name.as_str(), row, *first_col, row, *last_col))
+                .set_type(SparklineType::Line)
+                .show_markers(true)
+                .set_sparkline_color(Color::RGB(SERIES_COLORS[0]))
+                .set_line_weight(1.25);
+            ws.add_sparkline(row, col, &sparkline)?;
         }
         Cell::Empty => {
             // A blank keeps a total row's border unbroken; elsewhere nothing is written.
@@ -425,6 +443,7 @@ fn format_for<'a>(cell: &Cell, style: RowStyle, styles: &'a Styles) -> &'a Forma
         Cell::StatusText(s) => &styles.status_text[status_index(*s)],
         Cell::Suppressed => &styles.suppressed,
         Cell::Missing => &styles.missing,
+        Cell::Sparkline { .. } => &styles.text[look],
     }
 }
 
@@ -750,6 +769,67 @@ mod tests {
         assert_eq!(sheet_name("a/b[c]:d*e?f\\g"), "a-b-c--d-e-f-g");
         assert_eq!(sheet_name(&"x".repeat(40)).len(), 31);
         assert_eq!(sheet_name("''"), "Blad");
+    }
+
+    #[test]
+    fn sparklines_and_charts_are_drawn_from_the_sheet() {
+        let number = |v: i64| Cell::Number {
+            kind: NumberKind::Count,
+            value: Decimal::from(v),
+            decimals: 0,
+        };
+        let range = |col| report::CellRange {
+            first_row: 0,
+            last_row: 2,
+            col,
+        };
+        let sheet = Sheet {
+            name: "Trend".into(),
+            title_lines: vec!["T".into()],
+            header: vec!["År".into(), "Värde".into()],
+            rows: (0..3)
+                .map(|i| {
+                    report::Row::body(vec![
+                        Cell::text(format!("{}", 2017 + i)),
+                        number(10 + i),
+                        Cell::Sparkline {
+                            first_col: 0,
+                            last_col: 1,
+                        },
+                    ])
+                })
+                .collect(),
+            frozen_columns: 0,
+            autofilter: false,
+            column_widths: Vec::new(),
+            landscape: false,
+            charts: vec![report::Chart {
+                kind: report::ChartKind::Line,
+                title: "Värde".into(),
+                y_axis: "st".into(),
+                categories: range(0),
+                series: vec![report::ChartSeries {
+                    name: "Värde".into(),
+                    values: range(1),
+                }],
+                anchor_row: 0,
+                anchor_col: 3,
+                width: 400,
+                height: 300,
+            }],
+        };
+        let bytes = render_workbook(&report::Workbook {
+            title: "T".into(),
+            sheets: vec![sheet],
+        })
+        .unwrap();
+        let parts = xml_parts(&bytes);
+        let part = |name: &str| &parts.iter().find(|(n, _)| n == name).unwrap().1;
+        // Body from row 4 (title, blank, header): the sparkline of row 4 reads A4:B4.
+        assert!(part("xl/worksheets/sheet1.xml").contains("<xm:f>Trend!A4:B4</xm:f>"));
+        let chart = part("xl/charts/chart1.xml");
+        assert!(chart.contains("<c:f>Trend!$B$4:$B$6</c:f>"), "{chart}");
+        assert!(chart.contains("<c:f>Trend!$A$4:$A$6</c:f>"), "{chart}");
     }
 
     #[test]

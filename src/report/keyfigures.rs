@@ -16,6 +16,9 @@ pub(super) fn key_figures_sheet(view: &View) -> Option<Sheet> {
     let end = view.eval.period.end;
     let mut header = strings(&["Nyckeltal", "Enhet"]);
     header.extend(k.years.iter().map(|y| y.to_string()));
+    if k.years.len() > 2 {
+        header.push("Trend".to_string());
+    }
     let mut rows = Vec::new();
     for col in view.columns() {
         let district = col.map(|(d, _)| d);
@@ -39,6 +42,13 @@ pub(super) fn key_figures_sheet(view: &View) -> Option<Sheet> {
                 Shown::Suppressed => Cell::Suppressed,
                 Shown::Error => Cell::text("fel"),
             }));
+            if k.years.len() > 2 {
+                // The years' trend beside them, when there are enough years to make one.
+                cells.push(Cell::Sparkline {
+                    first_col: 2,
+                    last_col: 1 + k.years.len() as u16,
+                });
+            }
             rows.push(Row::body(cells));
         }
     }
@@ -49,6 +59,7 @@ pub(super) fn key_figures_sheet(view: &View) -> Option<Sheet> {
     };
     let mut widths = vec![48.0, 7.0];
     widths.extend(k.years.iter().map(|_| 13.0));
+    widths.push(14.0);
     Some(Sheet {
         name: "Nyckeltal".to_string(),
         title_lines: vec![

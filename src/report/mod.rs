@@ -212,6 +212,12 @@ pub enum Cell {
     Suppressed,
     /// No value: `saknas`.
     Missing,
+    /// A small line chart in the cell of the same row's numbers in columns
+    /// `first_col..=last_col` (a trend over the years).
+    Sparkline {
+        first_col: u16,
+        last_col: u16,
+    },
     Empty,
 }
 

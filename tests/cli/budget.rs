@@ -331,6 +331,8 @@ fn charts_are_in_the_written_files() {
         );
         assert!(charts[0].1.contains("<c:lineChart>"), "{f}");
         assert!(charts[1].1.contains("<c:barChart>"), "{f}");
+        // Columns start from zero.
+        assert!(charts[1].1.contains("<c:min val=\"0\"/>"), "{f}");
         // The series point at the Månadsutfall sheet's cells.
         assert!(charts[0].1.contains("Månadsutfall"), "{f}");
         assert!(charts[0].1.contains("!$B$"), "{f}");
