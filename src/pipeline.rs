@@ -136,7 +136,9 @@ pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
         settings.districts.as_deref(),
         settings.identity,
     ));
-    let outcome = evaluate(data, &pack, &settings, &specs, &targets, period);
+    let mut outcome = evaluate(data.clone(), &pack, &settings, &specs, &targets, period);
+    let threshold = settings.small_number_threshold;
+    crate::evaluate::budget::attach(&mut outcome, &data, &pack, &specs, threshold);
     for e in &outcome.rule_errors {
         if !rule_errors.contains(e) {
             rule_errors.push(e.clone());

@@ -233,6 +233,9 @@ pub struct Evaluation {
     pub results: Vec<IndicatorResult>,
     /// The befolkning year the shares used, if any.
     pub population_year: Option<i32>,
+    /// Budget table, key figures over the years and monthly outcome (empty when the input
+    /// and the pack give nothing to show).
+    pub budget: budget::BudgetEvaluation,
 }
 
 impl Evaluation {
@@ -244,6 +247,7 @@ impl Evaluation {
     }
 }
 
+pub mod budget;
 pub mod prepare;
 mod run;
 

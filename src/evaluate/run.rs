@@ -152,6 +152,7 @@ pub fn evaluate(
             indicators: specs.iter().map(|s| s.def.clone()).collect(),
             results,
             population_year,
+            budget: Default::default(),
         },
         rule_errors: errors.0,
         warnings,

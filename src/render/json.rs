@@ -7,6 +7,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::evaluate::budget::{LineKind, UnclaimedReason};
 use crate::evaluate::{Direction, Evaluation, IndicatorResult, Target};
 use crate::model::round_half_away;
 use crate::render::RenderError;
@@ -23,8 +24,7 @@ struct ReportJson<'a> {
     generator: String,
     rule_pack_fingerprint: &'a str,
     results: Vec<ResultJson<'a>>,
-    /// Filled once evaluation produces budget rows.
-    budget: Vec<Value>,
+    budget: Vec<BudgetJson<'a>>,
     diagnostics: DiagnosticsJson,
 }
 
@@ -47,6 +47,24 @@ struct ResultJson<'a> {
     status: &'static str,
     comment: Option<&'a str>,
     suppressed: bool,
+}
+
+/// One budget line for one district (`null` = the total), in kronor, signed as the
+/// workbook shows it (income positive); deviations are budget − outcome (positive =
+/// surplus).
+#[derive(Serialize)]
+struct BudgetJson<'a> {
+    row: &'a str,
+    group: &'a str,
+    kind: &'static str,
+    district: Option<&'a str>,
+    budget_year: Option<Value>,
+    budget_period: Option<Value>,
+    outcome_period: Option<Value>,
+    deviation: Option<Value>,
+    forecast_year: Option<Value>,
+    forecast_deviation: Option<Value>,
+    previous_outcome_period: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -83,19 +101,77 @@ pub fn render_json(eval: &Evaluation, control: &ControlData) -> Result<Vec<u8>, 
         generator,
         rule_pack_fingerprint: &control.rule_fingerprint,
         results,
-        budget: Vec::new(),
+        budget: budget_json(eval),
         diagnostics: DiagnosticsJson {
             files: control.files.len(),
             rejected_rows: control.rejected_rows.len(),
             replacements: control.replacements.clone(),
             rule_errors: control.rule_errors.iter().map(ControlIssue::line).collect(),
-            warnings: control.warnings.clone(),
+            warnings: control
+                .warnings
+                .iter()
+                .cloned()
+                .chain(unclaimed_warnings(eval))
+                .collect(),
         },
     };
     let mut bytes =
         serde_json::to_vec_pretty(&report).map_err(|e| RenderError::Json { source: e })?;
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+fn budget_json(eval: &Evaluation) -> Vec<BudgetJson<'_>> {
+    let b = &eval.budget;
+    b.figures
+        .iter()
+        .filter_map(|f| {
+            let line = b.lines.get(f.line)?;
+            let district = match f.district {
+                Some(d) => Some(eval.districts.get(d)?.as_str()),
+                None => None,
+            };
+            let n = |v: Option<Decimal>| v.map(number);
+            Some(BudgetJson {
+                row: &line.label,
+                group: &line.group,
+                kind: match line.kind {
+                    LineKind::Heading => "heading",
+                    LineKind::Row => "row",
+                    LineKind::Subtotal => "subtotal",
+                    LineKind::Difference => "difference",
+                },
+                district,
+                budget_year: n(f.budget_year),
+                budget_period: n(f.budget_period),
+                outcome_period: n(f.outcome_period),
+                deviation: n(f.deviation),
+                forecast_year: n(f.forecast_year),
+                forecast_deviation: n(f.forecast_deviation),
+                previous_outcome_period: n(f.previous_outcome_period),
+            })
+        })
+        .collect()
+}
+
+/// Ledger and budget lines outside the layout's rows, one warning per account.
+fn unclaimed_warnings(eval: &Evaluation) -> impl Iterator<Item = String> + '_ {
+    eval.budget.unclaimed.iter().map(|u| {
+        let what = match u.reason {
+            UnclaimedReason::NoRow => "no budget row claims it (shown as \"Ej i uppställningen\")",
+            UnclaimedReason::OtherDistrict => "its district is not in the report (not counted)",
+        };
+        format!(
+            "{} {}: Konto {}, Verksamhet {}, Stadsdel {}: {} rows, {} kr: {what}",
+            u.dataset,
+            u.span,
+            u.account,
+            u.activity.as_deref().unwrap_or("–"),
+            u.district_name.as_deref().unwrap_or("–"),
+            u.rows,
+            u.amount
+        )
+    })
 }
 
 /// `None` for a result whose indicator or district index is out of range.

@@ -5,8 +5,10 @@
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{
-    Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
-    XlsxError,
+    Chart, ChartFormat, ChartLegendPosition, ChartLine, ChartMarker, ChartMarkerType,
+    ChartPatternFill, ChartPatternFillType, ChartSolidFill, ChartType, Color, DocProperties,
+    ExcelDateTime, Format, FormatAlign, FormatBorder, Sparkline, SparklineType, Workbook,
+    Worksheet, XlsxError,
 };
 
 use crate::evaluate::Status;
@@ -30,6 +32,19 @@ const YELLOW: u32 = 0xB8_86_00;
 const RED: u32 = 0xC0_00_00;
 const GREY: u32 = 0x80_80_80;
 const HEADER_FILL: u32 = 0xD9_E1_F2;
+/// Chart series colours, dark enough to tell apart in grey print.
+const SERIES_COLORS: [u32; 6] = [
+    0x1F_4E_79, 0xC0_00_00, 0x38_76_1D, 0x7F_60_00, 0x70_30_A0, 0x40_40_40,
+];
+/// Line markers by series: shapes differ where colours do not print.
+const MARKERS: [ChartMarkerType; 6] = [
+    ChartMarkerType::Circle,
+    ChartMarkerType::Square,
+    ChartMarkerType::Triangle,
+    ChartMarkerType::Diamond,
+    ChartMarkerType::X,
+    ChartMarkerType::Star,
+];
 
 /// Renders the workbook into an in-memory xlsx file.
 ///
@@ -76,7 +91,85 @@ fn write_sheet(
             write_cell(ws, r, c as u16, cell, row.style, styles)?;
         }
     }
+    let name = sheet_name(&sheet.name);
+    for chart in &sheet.charts {
+        let drawn = draw_chart(&name, first_body_row, chart);
+        ws.insert_chart(first_body_row + chart.anchor_row, chart.anchor_col, &drawn)?;
+    }
     Ok(())
+}
+
+/// A chart over the sheet's own cells, sized and labelled to stay readable in print
+/// (black-and-white too: the lines carry markers, the columns differ in fill).
+fn draw_chart(sheet: &str, first_body_row: u32, spec: &report::Chart) -> Chart {
+    let range = |r: &report::CellRange| {
+        (
+            sheet,
+            first_body_row + r.first_row,
+            r.col,
+            first_body_row + r.last_row,
+            r.col,
+        )
+    };
+    let mut chart = Chart::new(match spec.kind {
+        report::ChartKind::Line => ChartType::Line,
+        report::ChartKind::Column => ChartType::Column,
+    });
+    for (i, s) in spec.series.iter().enumerate() {
+        let color = Color::RGB(SERIES_COLORS[i % SERIES_COLORS.len()]);
+        let series = chart
+            .add_series()
+            .set_name(s.name.as_str())
+            .set_categories(range(&spec.categories))
+            .set_values(range(&s.values));
+        match spec.kind {
+            report::ChartKind::Line => {
+                series
+                    .set_format(
+                        ChartFormat::new()
+                            .set_line(ChartLine::new().set_color(color).set_width(2.25)),
+                    )
+                    .set_marker(
+                        ChartMarker::new()
+                            .set_type(MARKERS[i % MARKERS.len()])
+                            .set_size(6)
+                            .set_format(
+                                ChartFormat::new()
+                                    .set_solid_fill(ChartSolidFill::new().set_color(color)),
+                            ),
+                    );
+            }
+            report::ChartKind::Column => {
+                let mut format = ChartFormat::new();
+                if i == 0 {
+                    format.set_solid_fill(ChartSolidFill::new().set_color(color));
+                } else {
+                    // Hatched, so it differs from the first series without colour.
+                    format
+                        .set_pattern_fill(
+                            ChartPatternFill::new()
+                                .set_pattern(ChartPatternFillType::DiagonalStripesDarkUpwards)
+                                .set_foreground_color(color)
+                                .set_background_color(Color::White),
+                        )
+                        .set_border(ChartLine::new().set_color(color));
+                }
+                series.set_format(&mut format);
+            }
+        }
+    }
+    chart.title().set_name(&spec.title);
+    let y_axis = chart
+        .y_axis()
+        .set_name(&spec.y_axis)
+        .set_num_format("#,##0");
+    if spec.kind == report::ChartKind::Column {
+        // Columns compare heights: an axis not starting at zero would exaggerate.
+        y_axis.set_min(0);
+    }
+    chart.legend().set_position(ChartLegendPosition::Bottom);
+    chart.set_width(spec.width).set_height(spec.height);
+    chart
 }
 
 /// Applies the sheet's layout and writes its title lines and header row. Returns the row
@@ -191,6 +284,19 @@ fn write_cell(
         }
         Cell::Missing => {
             ws.write_string_with_format(row, col, "saknas", format)?;
+        }
+        Cell::Sparkline {
+            first_col,
+            last_col,
+        } => {
+            let name = ws.name();
+            let sparkline = Sparkline::new()
+                .set_range((name.as_str(), row, *first_col, row, *last_col))
+                .set_type(SparklineType::Line)
+                .show_markers(true)
+                .set_sparkline_color(Color::RGB(SERIES_COLORS[0]))
+                .set_line_weight(1.25);
+            ws.add_sparkline(row, col, &sparkline)?;
         }
         Cell::Empty => {
             // A blank keeps a total row's border unbroken; elsewhere nothing is written.
@@ -337,6 +443,7 @@ fn format_for<'a>(cell: &Cell, style: RowStyle, styles: &'a Styles) -> &'a Forma
         Cell::StatusText(s) => &styles.status_text[status_index(*s)],
         Cell::Suppressed => &styles.suppressed,
         Cell::Missing => &styles.missing,
+        Cell::Sparkline { .. } => &styles.text[look],
     }
 }
 
@@ -662,6 +769,67 @@ mod tests {
         assert_eq!(sheet_name("a/b[c]:d*e?f\\g"), "a-b-c--d-e-f-g");
         assert_eq!(sheet_name(&"x".repeat(40)).len(), 31);
         assert_eq!(sheet_name("''"), "Blad");
+    }
+
+    #[test]
+    fn sparklines_and_charts_are_drawn_from_the_sheet() {
+        let number = |v: i64| Cell::Number {
+            kind: NumberKind::Count,
+            value: Decimal::from(v),
+            decimals: 0,
+        };
+        let range = |col| report::CellRange {
+            first_row: 0,
+            last_row: 2,
+            col,
+        };
+        let sheet = Sheet {
+            name: "Trend".into(),
+            title_lines: vec!["T".into()],
+            header: vec!["År".into(), "Värde".into()],
+            rows: (0..3)
+                .map(|i| {
+                    report::Row::body(vec![
+                        Cell::text(format!("{}", 2017 + i)),
+                        number(10 + i),
+                        Cell::Sparkline {
+                            first_col: 0,
+                            last_col: 1,
+                        },
+                    ])
+                })
+                .collect(),
+            frozen_columns: 0,
+            autofilter: false,
+            column_widths: Vec::new(),
+            landscape: false,
+            charts: vec![report::Chart {
+                kind: report::ChartKind::Line,
+                title: "Värde".into(),
+                y_axis: "st".into(),
+                categories: range(0),
+                series: vec![report::ChartSeries {
+                    name: "Värde".into(),
+                    values: range(1),
+                }],
+                anchor_row: 0,
+                anchor_col: 3,
+                width: 400,
+                height: 300,
+            }],
+        };
+        let bytes = render_workbook(&report::Workbook {
+            title: "T".into(),
+            sheets: vec![sheet],
+        })
+        .unwrap();
+        let parts = xml_parts(&bytes);
+        let part = |name: &str| &parts.iter().find(|(n, _)| n == name).unwrap().1;
+        // Body from row 4 (title, blank, header): the sparkline of row 4 reads A4:B4.
+        assert!(part("xl/worksheets/sheet1.xml").contains("<xm:f>Trend!A4:B4</xm:f>"));
+        let chart = part("xl/charts/chart1.xml");
+        assert!(chart.contains("<c:f>Trend!$B$4:$B$6</c:f>"), "{chart}");
+        assert!(chart.contains("<c:f>Trend!$A$4:$A$6</c:f>"), "{chart}");
     }
 
     #[test]

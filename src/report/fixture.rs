@@ -216,6 +216,7 @@ pub(crate) fn sample() -> (Evaluation, ControlData) {
         indicators,
         results,
         population_year: Some(2018),
+        budget: Default::default(),
     };
     let control = ControlData {
         files: vec![

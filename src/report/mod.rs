@@ -95,6 +95,45 @@ pub struct Sheet {
     /// Suggested widths in characters, by column; missing ones get a default.
     pub column_widths: Vec<f64>,
     pub landscape: bool,
+    /// Charts drawn from the sheet's own cells.
+    pub charts: Vec<Chart>,
+}
+
+/// A chart over cells of its sheet. Rows are body rows (0 = the first row after the
+/// header), so the report need not know where the renderer puts the title lines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    pub kind: ChartKind,
+    pub title: String,
+    pub y_axis: String,
+    /// The category labels (one column).
+    pub categories: CellRange,
+    pub series: Vec<ChartSeries>,
+    /// The top-left body cell the chart is drawn over, and its size in pixels.
+    pub anchor_row: u32,
+    pub anchor_col: u16,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ChartKind {
+    Line,
+    Column,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartSeries {
+    pub name: String,
+    pub values: CellRange,
+}
+
+/// Body rows `first_row..=last_row` of one column.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CellRange {
+    pub first_row: u32,
+    pub last_row: u32,
+    pub col: u16,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -173,6 +212,12 @@ pub enum Cell {
     Suppressed,
     /// No value: `saknas`.
     Missing,
+    /// A small line chart in the cell of the same row's numbers in columns
+    /// `first_col..=last_col` (a trend over the years).
+    Sparkline {
+        first_col: u16,
+        last_col: u16,
+    },
     Empty,
 }
 
@@ -206,12 +251,18 @@ pub fn build(eval: &Evaluation, control: &ControlData, scope: Scope) -> Workbook
     };
     Workbook {
         title,
-        sheets: vec![
-            summary_sheet(&view),
-            per_district_sheet(&view),
-            underlag_sheet(&view),
-            control_sheet(&view, control),
-        ],
+        sheets: [
+            Some(summary_sheet(&view)),
+            Some(per_district_sheet(&view)),
+            budget::budget_sheet(&view),
+            keyfigures::key_figures_sheet(&view),
+            monthly::monthly_sheet(&view),
+            Some(underlag_sheet(&view)),
+            Some(control_sheet(&view, control)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     }
 }
 
@@ -367,6 +418,7 @@ fn summary_sheet(view: &View) -> Sheet {
             40.0,
         ],
         landscape: true,
+        charts: Vec::new(),
     }
 }
 
@@ -407,6 +459,7 @@ fn per_district_sheet(view: &View) -> Sheet {
         autofilter: false,
         column_widths: widths,
         landscape: true,
+        charts: Vec::new(),
     }
 }
 
@@ -483,6 +536,7 @@ fn underlag_sheet(view: &View) -> Sheet {
             18.0,
         ],
         landscape: true,
+        charts: Vec::new(),
     }
 }
 
@@ -583,6 +637,8 @@ fn control_sheet(view: &View, control: &ControlData) -> Sheet {
         rows.extend(lines.iter().map(|l| Row::body(vec![Cell::text(l)])));
     }
 
+    budget::unclaimed_section(view, &mut rows, section);
+
     Sheet {
         name: "Kontroll".to_string(),
         title_lines: view.title_lines("Kontroll"),
@@ -592,6 +648,7 @@ fn control_sheet(view: &View, control: &ControlData) -> Sheet {
         autofilter: false,
         column_widths: vec![48.0, 40.0, 16.0, 9.0, 11.0, 18.0, 30.0],
         landscape: true,
+        charts: Vec::new(),
     }
 }
 
@@ -667,6 +724,10 @@ fn opt_text(s: Option<&str>) -> Cell {
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
+
+mod budget;
+mod keyfigures;
+mod monthly;
 
 #[cfg(test)]
 pub(crate) mod fixture;

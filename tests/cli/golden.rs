@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::harness::{CRATE, Case, UTB, befolkning};
 
-fn golden(name: &str, actual: &str) {
+pub fn golden(name: &str, actual: &str) {
     let path = Path::new(CRATE).join("tests/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
