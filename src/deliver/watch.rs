@@ -27,10 +27,10 @@ pub enum WatchError {
     #[error("cannot watch {}: {source}", path.display())]
     Notify {
         path: PathBuf,
-        source: notify::Error,
+        source: Box<notify::Error>,
     },
     #[error("cannot start watching: {0}")]
-    Start(notify::Error),
+    Start(Box<notify::Error>),
     #[error("cannot handle Ctrl-C/SIGTERM: {0}")]
     Signal(#[from] ctrlc::Error),
 }
@@ -261,13 +261,13 @@ pub fn watch(config: &Config, settings: &WatchConfig) -> Result<(), WatchError> 
         }
         let _ = fs_tx.send(Wake::Changed);
     })
-    .map_err(WatchError::Start)?;
+    .map_err(|e| WatchError::Start(Box::new(e)))?;
     for dir in [&config.input_dir, &config.rules_dir] {
         watcher
             .watch(dir, RecursiveMode::NonRecursive)
             .map_err(|source| WatchError::Notify {
                 path: dir.clone(),
-                source,
+                source: Box::new(source),
             })?;
     }
     ctrlc::set_handler(move || {

@@ -15,7 +15,7 @@ use crate::deliver::write_atomic;
 /// Where messages go.
 pub enum Outbox {
     Smtp {
-        transport: SmtpTransport,
+        transport: Box<SmtpTransport>,
         /// `smtp.example.se:587 (starttls)`, for messages.
         label: String,
         attempts: u32,
@@ -52,7 +52,7 @@ impl Outbox {
             builder = builder.credentials(SmtpCredentials::new(c.user.clone(), c.password.clone()));
         }
         Ok(Outbox::Smtp {
-            transport: builder.build(),
+            transport: Box::new(builder.build()),
             label: format!("{}:{} ({})", config.host, config.port, config.tls.word()),
             attempts: config.attempts.max(1),
             backoff: Duration::from_millis(500),
