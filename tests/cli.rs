@@ -34,3 +34,6 @@ mod semantics;
 
 #[path = "cli/email.rs"]
 mod email;
+
+#[path = "cli/watch.rs"]
+mod watch;
