@@ -299,7 +299,12 @@ pub fn watch(config: &Config, settings: &WatchConfig) -> Result<(), WatchError> 
         }
         runs += 1;
         let what = if runs == 1 {
-            format!("start, {} files", now.0.len())
+            let rules = now
+                .0
+                .keys()
+                .filter(|p| p.starts_with(&config.rules_dir))
+                .count();
+            format!("start: {} exports, {rules} rule files", now.0.len() - rules)
         } else {
             changes.describe()
         };

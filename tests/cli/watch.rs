@@ -294,3 +294,49 @@ fn a_bad_file_is_reported_and_the_watcher_goes_on() {
     assert!(fourth.contains("nothing written"), "{fourth}");
     stopped_cleanly(w, "TERM", 4);
 }
+
+#[test]
+fn sigterm_during_a_run_lets_the_run_finish() {
+    // A rule slow enough (a few seconds in a debug build) that the signal lands mid-run.
+    let slow = default_rule("berakning_manuella.rhai").replacen(
+        "fn sjukfranvaro(u) {",
+        "fn sjukfranvaro(u) {\n    let x = 0;\n    for i in 0..300000 { x += i; }",
+        1,
+    );
+    let case = january().rule("berakning_manuella.rhai", &slow);
+    let mut w = Watching::start(&case);
+    w.wait_for("watch: watching", RUN_WAIT);
+    // The first run starts once the folder has settled (SETTLE_MS).
+    w.idle(Duration::from_millis(SETTLE_MS + 400));
+    assert!(
+        w.runs().is_empty(),
+        "the run should still be going: {:?}",
+        w.seen
+    );
+    let signalled = Instant::now();
+    let (code, seen) = w.stop("TERM");
+    assert_eq!(code, 0, "{}", seen.join("\n"));
+    let run = seen.iter().position(|l| l.starts_with("watch: run 1 "));
+    let stop = seen
+        .iter()
+        .position(|l| l == "watch: stopped after 1 run(s)");
+    assert!(
+        matches!((run, stop), (Some(r), Some(s)) if r < s),
+        "the run finished, then the watcher stopped:\n{}",
+        seen.join("\n")
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("wrote 5 files")),
+        "{}",
+        seen.join("\n")
+    );
+    assert!(
+        signalled.elapsed() > Duration::from_millis(300),
+        "it waited for the run"
+    );
+    assert!(
+        case.output_dir()
+            .join(format!("{STEM}_2019-01.json"))
+            .is_file()
+    );
+}

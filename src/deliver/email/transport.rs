@@ -124,7 +124,9 @@ enum Attempt {
 
 fn classify(e: &lettre::transport::smtp::Error) -> Attempt {
     let text = e.to_string();
-    if e.is_permanent() || e.is_tls() || e.is_client() || e.is_response() {
+    if e.is_permanent() {
+        Attempt::Final(format!("refused by the server: {text}"))
+    } else if e.is_tls() || e.is_client() || e.is_response() {
         Attempt::Final(text)
     } else {
         Attempt::Retry(text)
