@@ -1,5 +1,6 @@
 //! `utfall`: parse the command line, run, map the outcome to an exit code — nothing else.
-//! 0 all well; 1 finished but something was rejected or a rule failed; 2 nothing produced.
+//! 0 all well; 1 finished but something was rejected, a rule or a message failed;
+//! 2 nothing produced.
 
 use std::process::ExitCode;
 
@@ -10,11 +11,11 @@ use utfall::pipeline::{self, FatalError};
 
 fn main() -> ExitCode {
     let outcome = Cli::parse()
-        .into_config()
+        .into_task()
         .map_err(FatalError::from)
-        .and_then(|config| pipeline::run(&config));
+        .and_then(|task| pipeline::execute(&task));
     match outcome {
-        Ok(summary) if summary.problems => ExitCode::from(1),
+        Ok(problems) if problems => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("utfall: error: {e}");

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::cli::{Config, ConfigError};
+use crate::cli::{Config, ConfigError, Task};
+use crate::deliver::email::{self, SendError};
+use crate::deliver::watch::{self, WatchError};
 use crate::deliver::{WriteError, file_name_part, write_atomic};
 use crate::evaluate::prepare::{PAYMENTS, prepare};
 use crate::evaluate::{EvalOutcome, evaluate};
@@ -43,6 +45,10 @@ pub enum FatalError {
     Write(#[from] WriteError),
     #[error("rendering {file}: {source}")]
     Render { file: String, source: RenderError },
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
 }
 
 /// What a finished run did.
@@ -90,6 +96,29 @@ impl Log {
 
 /// How many diagnostics of one kind stderr shows before pointing to Kontroll.
 const SHOWN_PER_KIND: usize = 20;
+
+/// Carries out one command. `Ok(true)`: it finished, but something was rejected, a rule
+/// failed or a message was not delivered (exit code 1).
+pub fn execute(task: &Task) -> Result<bool, FatalError> {
+    match task {
+        Task::Run { config, send } => {
+            let summary = run(config)?;
+            let Some(send) = send else {
+                return Ok(summary.problems);
+            };
+            let mut send = send.clone();
+            send.period = Some(summary.period);
+            let sent = email::send(&send)?;
+            Ok(summary.problems || sent.failed > 0)
+        }
+        Task::Check(config) => Ok(run(config)?.problems),
+        Task::Watch { config, watch } => {
+            watch::watch(config, watch)?;
+            Ok(false)
+        }
+        Task::Send(send) => Ok(email::send(send)?.failed > 0),
+    }
+}
 
 /// Runs `utfall run` (or `check` when the config has no output folder).
 pub fn run(config: &Config) -> Result<RunSummary, FatalError> {

@@ -34,3 +34,9 @@ mod semantics;
 
 #[path = "cli/budget.rs"]
 mod budget;
+
+#[path = "cli/email.rs"]
+mod email;
+
+#[path = "cli/watch.rs"]
+mod watch;

@@ -1,6 +1,10 @@
 //! Stage 6, deliver: puts rendered files in place. Every file is written to a temporary
 //! name in the same folder, flushed to disk and renamed over the final name, so a crash or
 //! a failed run never leaves a half-written file and the previous files stay valid.
+//! `watch` re-runs the pipeline when the inputs change; `email` sends what a run wrote.
+
+pub mod email;
+pub mod watch;
 
 use std::fs::{self, File};
 use std::io::Write;

@@ -320,3 +320,197 @@ pub fn targets(pack: &RulePack) -> Result<Targets, RuleError> {
     }
     Ok(out)
 }
+
+/// Who receives what, and how, from `rapport()`: `mottagare` (district → addresses),
+/// `mottagare_hela_rapporten` and `smtp`. Addresses stay text here; `deliver::email`
+/// validates them, so one bad address fails only its own message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// District name, as the report names it → its recipients.
+    pub recipients: BTreeMap<String, Vec<String>>,
+    /// Recipients of the whole report (all districts).
+    pub whole_report: Vec<String>,
+    pub smtp: SmtpSettings,
+}
+
+/// `smtp: #{ host, port, tls, avsandare, timeout_sekunder, forsok }`; all optional. No
+/// credentials: those come only from the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `starttls`, `tls` or `ingen`, as written (checked by `deliver::email`).
+    pub tls: Option<String>,
+    pub sender: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub attempts: Option<u32>,
+}
+
+fn address_list(v: &Dynamic, what: &str) -> Result<Vec<String>, String> {
+    if let Ok(s) = v.clone().into_string() {
+        return Ok(vec![s.trim().to_string()]);
+    }
+    let list = v
+        .read_lock::<Array>()
+        .map(|a| a.clone())
+        .ok_or_else(|| format!("{what} must be a list of addresses [\"namn@exempel.se\", …]"))?;
+    list.into_iter()
+        .map(|a| {
+            a.into_string()
+                .map(|s| s.trim().to_string())
+                .map_err(|t| format!("{what}: expected an address (text), got {t}"))
+        })
+        .filter(|a| a.as_ref().map_or(true, |s| !s.is_empty()))
+        .collect()
+}
+
+/// Reads the delivery part of `rapport()`. A malformed entry is reported and skipped; the
+/// others are kept. A pack without `rapport()` or without these keys gives empty settings.
+pub fn delivery_settings(pack: &RulePack) -> (DeliverySettings, Vec<RuleError>) {
+    let mut s = DeliverySettings::default();
+    if pack.file_defining("rapport").is_none() {
+        return (s, Vec::new());
+    }
+    let value = match pack.call("rapport", ()) {
+        Ok(v) => v,
+        Err(e) => return (s, vec![e]),
+    };
+    let Some(m) = value.read_lock::<Map>().map(|m| m.clone()) else {
+        let e = declaration_error(pack, "rapport", "rapport() must return a map #{ … }".into());
+        return (s, vec![e]);
+    };
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(v) = m.get("mottagare") {
+        match v.read_lock::<Map>() {
+            Some(per_district) => {
+                for (district, list) in per_district.iter() {
+                    match address_list(list, &format!("mottagare[\"{district}\"]")) {
+                        Ok(addresses) => {
+                            s.recipients.insert(district.trim().to_string(), addresses);
+                        }
+                        Err(e) => problems.push(e),
+                    }
+                }
+            }
+            None => problems.push(
+                "mottagare must be a map #{ \"Stadsdel\": [\"namn@exempel.se\"] }".to_string(),
+            ),
+        }
+    }
+    if let Some(v) = m.get("mottagare_hela_rapporten") {
+        match address_list(v, "mottagare_hela_rapporten") {
+            Ok(a) => s.whole_report = a,
+            Err(e) => problems.push(e),
+        }
+    }
+    if let Some(v) = m.get("smtp") {
+        match v.read_lock::<Map>() {
+            Some(sm) => s.smtp = smtp_settings(&sm, &mut problems),
+            None => problems.push("smtp must be a map #{ host: …, port: … }".to_string()),
+        }
+    }
+    let errors = problems
+        .into_iter()
+        .map(|p| declaration_error(pack, "rapport", p))
+        .collect();
+    (s, errors)
+}
+
+fn smtp_settings(m: &Map, problems: &mut Vec<String>) -> SmtpSettings {
+    let text = |key: &str, problems: &mut Vec<String>| match m.get(key) {
+        None => None,
+        Some(v) if v.is_unit() => None,
+        Some(v) => match v.clone().into_string() {
+            Ok(t) if t.trim().is_empty() => None,
+            Ok(t) => Some(t.trim().to_string()),
+            Err(t) => {
+                problems.push(format!("smtp.{key}: expected text, got {t}"));
+                None
+            }
+        },
+    };
+    let whole = |key: &str, max: i64, problems: &mut Vec<String>| match m.get(key) {
+        None => None,
+        Some(v) if v.is_unit() => None,
+        Some(_) => match int_field(m, key).filter(|n| (1..=max).contains(n)) {
+            Some(n) => Some(n),
+            None => {
+                problems.push(format!("smtp.{key}: expected a whole number 1..{max}"));
+                None
+            }
+        },
+    };
+    SmtpSettings {
+        host: text("host", problems),
+        port: whole("port", 65535, problems).and_then(|n| u16::try_from(n).ok()),
+        tls: text("tls", problems),
+        sender: text("avsandare", problems),
+        timeout_seconds: whole("timeout_sekunder", 3600, problems)
+            .and_then(|n| u64::try_from(n).ok()),
+        attempts: whole("forsok", 10, problems).and_then(|n| u32::try_from(n).ok()),
+    }
+}
+
+#[cfg(test)]
+mod delivery_tests {
+    use super::*;
+    use crate::rules::Limits;
+
+    fn pack(src: &str) -> RulePack {
+        RulePack::from_sources(
+            vec![("rules/rapport.rhai".into(), src.into())],
+            Limits::default(),
+        )
+    }
+
+    #[test]
+    fn recipients_whole_report_and_smtp_are_read() {
+        let p = pack(
+            r#"fn rapport() { #{
+                mottagare: #{ "Kungsholmen": ["a@example.se", " b@example.se "], "Östermalm": "c@example.se" },
+                mottagare_hela_rapporten: ["ek@example.se"],
+                smtp: #{ host: "smtp.example.se", port: 587, tls: "starttls", avsandare: "utfall@example.se",
+                         timeout_sekunder: 20, forsok: 2 },
+            } }"#,
+        );
+        let (s, errors) = delivery_settings(&p);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            s.recipients["Kungsholmen"],
+            ["a@example.se", "b@example.se"]
+        );
+        assert_eq!(s.recipients["Östermalm"], ["c@example.se"]);
+        assert_eq!(s.whole_report, ["ek@example.se"]);
+        assert_eq!(s.smtp.host.as_deref(), Some("smtp.example.se"));
+        assert_eq!(s.smtp.port, Some(587));
+        assert_eq!(s.smtp.tls.as_deref(), Some("starttls"));
+        assert_eq!(s.smtp.sender.as_deref(), Some("utfall@example.se"));
+        assert_eq!(
+            (s.smtp.timeout_seconds, s.smtp.attempts),
+            (Some(20), Some(2))
+        );
+    }
+
+    #[test]
+    fn a_bad_entry_is_reported_and_the_rest_kept() {
+        let p = pack(
+            r#"fn rapport() { #{
+                mottagare: #{ "Kungsholmen": ["a@example.se"], "Norrmalm": [42] },
+                smtp: #{ port: 700000 },
+            } }"#,
+        );
+        let (s, errors) = delivery_settings(&p);
+        assert_eq!(s.recipients.len(), 1);
+        assert_eq!(s.smtp.port, None);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].message.contains("Norrmalm"), "{errors:?}");
+        assert!(errors[1].message.contains("smtp.port"), "{errors:?}");
+    }
+
+    #[test]
+    fn no_delivery_keys_give_empty_settings() {
+        let (s, errors) = delivery_settings(&pack("fn rapport() { #{ titel: \"x\" } }"));
+        assert!(errors.is_empty());
+        assert_eq!(s, DeliverySettings::default());
+    }
+}
