@@ -17,9 +17,9 @@ pub struct ReportFile {
     pub period_label: String,
     pub districts: Vec<String>,
     pub results: Vec<ResultRow>,
-    /// Budget rows, once the budget stage fills them; see [`budget_lines`].
+    /// The budget rows; see [`budget_lines`].
     #[serde(default)]
-    pub budget: Vec<serde_json::Value>,
+    pub budget: Vec<BudgetRow>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,12 +129,64 @@ impl Flags {
     }
 }
 
-/// The budget deviation lines of a message: empty until the budget stage writes budget rows
-/// into the JSON (`ReportFile::budget`). Hook for the budget issue: fill this from those
-/// rows (Avvikelse mot budget for `district`, `None` = the total); never invent a figure.
+/// One row of the JSON's `budget` array, as far as a message needs it (kronor).
+#[derive(Debug, Deserialize)]
+pub struct BudgetRow {
+    pub row: String,
+    pub group: String,
+    pub district: Option<String>,
+    pub deviation: Option<f64>,
+    pub forecast_deviation: Option<f64>,
+}
+
+/// The budget lines of a message: Summa netto's deviation for the period and the
+/// forecast's deviation for the year, for `district` (`None` = the total), in tkr as the
+/// workbook shows them. Empty when the report has no budget.
 pub fn budget_lines(report: &ReportFile, district: Option<&str>) -> Vec<String> {
-    let _ = (&report.budget, district);
-    Vec::new()
+    let Some(netto) = report
+        .budget
+        .iter()
+        .find(|r| r.group == "netto" && r.district.as_deref() == district)
+    else {
+        return Vec::new();
+    };
+    let tkr = |kr: f64| {
+        let t = (kr / 1000.0).round() as i64;
+        let sign = if t < 0 { "−" } else { "" };
+        let digits = t.unsigned_abs().to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(' ');
+            }
+            grouped.push(c);
+        }
+        format!("{sign}{grouped} tkr")
+    };
+    let verdict = |kr: f64| {
+        if kr >= 0.0 {
+            "överskott"
+        } else {
+            "underskott"
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(d) = netto.deviation {
+        out.push(format!(
+            "{}: avvikelse mot budget för perioden {} ({})",
+            netto.row,
+            tkr(d),
+            verdict(d)
+        ));
+    }
+    if let Some(d) = netto.forecast_deviation {
+        out.push(format!(
+            "Prognos helår: avvikelse {} ({})",
+            tkr(d),
+            verdict(d)
+        ));
+    }
+    out
 }
 
 /// `Uppföljning ekonomiskt bistånd januari–maj 2019 – Kungsholmen`.
@@ -204,8 +256,27 @@ mod tests {
         {"id": "a", "name": "Andel barn", "district": null, "status": "helt"},
         {"id": "b", "name": "Bidragstid", "district": null, "status": "ingen_malsattning"}
       ],
-      "budget": []
+      "budget": [
+        {"row": "Summa netto", "group": "netto", "district": "Kungsholmen",
+         "deviation": 945123.4, "forecast_deviation": -1511284.65},
+        {"row": "Summa kostnader", "group": "kostnader", "district": "Kungsholmen",
+         "deviation": 1.0, "forecast_deviation": 1.0}
+      ]
     }"#;
+
+    #[test]
+    fn budget_lines_show_the_netto_deviation_of_the_own_district() {
+        let r = ReportFile::parse(REPORT).unwrap();
+        assert_eq!(
+            budget_lines(&r, Some("Kungsholmen")),
+            [
+                "Summa netto: avvikelse mot budget för perioden 945 tkr (överskott)",
+                "Prognos helår: avvikelse −1 511 tkr (underskott)"
+            ]
+        );
+        assert!(budget_lines(&r, Some("Östermalm")).is_empty());
+        assert!(budget_lines(&r, None).is_empty());
+    }
 
     #[test]
     fn flags_count_one_district_only() {
@@ -236,8 +307,8 @@ mod tests {
         assert!(b.contains("Uppfylls ej:\n  - Andel barn"), "{b}");
         assert!(!b.contains("Östermalm"), "{b}");
         assert!(
-            !b.contains("Budget"),
-            "no budget figure before there is one: {b}"
+            b.contains("Budget:\n  Summa netto: avvikelse mot budget"),
+            "{b}"
         );
         let whole = body(&r, None, "X.xlsx");
         assert!(
