@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::model::{Interner, Month, Sym, Table};
@@ -37,8 +38,9 @@ const UNEMPLOYMENT: &str = "arbetslöshet";
 /// counts any of its rows gives (SPEC §4 "Active").
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HouseholdMonth {
-    /// Dense household key (global, or per district when the pack says ids are per district).
-    pub household: u32,
+    /// Household key: the id's symbol, or (district, id) when the pack says ids are per
+    /// district.
+    pub household: u64,
     pub month: Month,
     pub net: Decimal,
     pub adults: u32,
@@ -264,6 +266,7 @@ pub fn swedish_order(a: &str, b: &str) -> std::cmp::Ordering {
     key(a).cmp(&key(b)).then_with(|| a.cmp(b))
 }
 
+/// The running fold of one household-month's rows (SPEC §4 "Active").
 #[derive(Default)]
 struct Accumulator {
     net: Decimal,
@@ -282,15 +285,32 @@ impl Accumulator {
         self.children = self.children.max(row.children);
         self.young = self.young.max(row.young);
         if row.unemployed {
+            if !self.unemployed {
+                self.reason = row.reason;
+            }
             self.unemployed = true;
-            self.reason = row.reason;
         } else if self.reason.is_none() {
             self.reason = row.reason;
         }
         self.jobbtorg |= row.jobbtorg;
     }
+
+    fn finish(self, household: u64, month: Month) -> HouseholdMonth {
+        HouseholdMonth {
+            household,
+            month,
+            net: self.net,
+            adults: self.adults,
+            children: self.children,
+            young: self.young,
+            reason: self.reason,
+            unemployed: self.unemployed,
+            jobbtorg: self.jobbtorg,
+        }
+    }
 }
 
+/// One payment row, read from the table's columns.
 struct PaymentRow {
     amount: Decimal,
     adults: u32,
@@ -301,6 +321,19 @@ struct PaymentRow {
     jobbtorg: bool,
 }
 
+/// A payment row's place in the fold: sorted, equal (district, household, month) runs are
+/// one household-month. `row` keeps the files' order within a run ("the first row's
+/// reason").
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey {
+    district: u32,
+    household: u64,
+    month: i32,
+    row: u32,
+}
+
+/// Folds the payment rows into household-months per district and for the total, by
+/// sorting row keys and folding equal runs (deterministic, no per-row hashing).
 fn fold_payments(
     t: &Table,
     districts: &[Sym],
@@ -325,16 +358,37 @@ fn fold_payments(
     };
     let reasons = t.text(col::REASON);
     let jobbtorg = t.boolean(col::JOBBTORG);
-    let district_index: HashMap<Sym, usize> =
-        districts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let district_index: HashMap<Sym, u32> = districts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (*d, i as u32))
+        .collect();
     // The unemployment reason is recognised once per distinct symbol, not per row.
-    let mut unemployment_syms: HashMap<Sym, bool> = HashMap::new();
-    let mut household_keys: HashMap<(u32, Sym), u32> = HashMap::new();
-    let mut per_district: HashMap<(usize, u32, Month), Accumulator> = HashMap::new();
-    let mut total: HashMap<(u32, Month), Accumulator> = HashMap::new();
+    let unemployment: HashMap<Sym, bool> = reasons
+        .map(|r| {
+            let distinct: BTreeSet<Sym> = r.iter().flatten().copied().collect();
+            distinct
+                .into_iter()
+                .map(|s| (s, is_unemployment(interner.resolve(s))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let row_at = |i: usize| {
+        let reason = reasons.and_then(|r| r[i]);
+        PaymentRow {
+            amount: amount[i].unwrap_or_default(),
+            adults: count(col::ADULTS, i),
+            children: count(col::CHILDREN, i),
+            young: count(col::YOUNG, i),
+            reason,
+            unemployed: reason.is_some_and(|s| unemployment.get(&s).copied().unwrap_or(false)),
+            jobbtorg: jobbtorg.and_then(|j| j[i]).unwrap_or(false),
+        }
+    };
 
+    let mut keys = Vec::with_capacity(t.len());
     for i in 0..t.len() {
-        let (Some(m), Some(d), Some(h), Some(a)) =
+        let (Some(m), Some(d), Some(h), Some(_)) =
             (period[i], district[i], household[i], amount[i])
         else {
             continue;
@@ -343,51 +397,72 @@ fn fold_payments(
         let Some(&di) = district_index.get(&d) else {
             continue;
         };
-        let scope_tag = match identity {
-            HouseholdIdentity::Global => u32::MAX,
-            HouseholdIdentity::PerDistrict => di as u32,
+        let household = match identity {
+            HouseholdIdentity::Global => u64::from(h.0),
+            HouseholdIdentity::PerDistrict => (u64::from(di) + 1) << 32 | u64::from(h.0),
         };
-        let next = household_keys.len() as u32;
-        let key = *household_keys.entry((scope_tag, h)).or_insert(next);
-        let reason = reasons.and_then(|r| r[i]);
-        let unemployed = reason.is_some_and(|s| {
-            *unemployment_syms
-                .entry(s)
-                .or_insert_with(|| is_unemployment(interner.resolve(s)))
+        keys.push(RowKey {
+            district: di,
+            household,
+            month: m.ordinal(),
+            row: i as u32,
         });
-        let row = PaymentRow {
-            amount: a,
-            adults: count(col::ADULTS, i),
-            children: count(col::CHILDREN, i),
-            young: count(col::YOUNG, i),
-            reason,
-            unemployed,
-            jobbtorg: jobbtorg.and_then(|j| j[i]).unwrap_or(false),
-        };
-        per_district.entry((di, key, m)).or_default().add(&row);
-        total.entry((key, m)).or_default().add(&row);
-        *scopes[di].paid.entry(m).or_default() += a;
-        *scopes[n].paid.entry(m).or_default() += a;
     }
-    let finish = |household: u32, month: Month, acc: Accumulator| HouseholdMonth {
-        household,
-        month,
-        net: acc.net,
-        adults: acc.adults,
-        children: acc.children,
-        young: acc.young,
-        reason: acc.reason,
-        unemployed: acc.unemployed,
-        jobbtorg: acc.jobbtorg,
+
+    // Each district: runs of equal (district, household, month).
+    keys.par_sort_unstable();
+    let fold_runs = |keys: &[RowKey], same: fn(&RowKey, &RowKey) -> bool| {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < keys.len() {
+            let mut end = start + 1;
+            while end < keys.len() && same(&keys[start], &keys[end]) {
+                end += 1;
+            }
+            let mut acc = Accumulator::default();
+            for k in &keys[start..end] {
+                acc.add(&row_at(k.row as usize));
+            }
+            let first = &keys[start];
+            out.push(acc.finish(first.household, Month::from_ordinal(first.month)));
+            start = end;
+        }
+        out
     };
-    for ((di, h, m), acc) in per_district {
-        scopes[di].months.push(finish(h, m, acc));
-    }
-    for ((h, m), acc) in total {
-        scopes[n].months.push(finish(h, m, acc));
-    }
-    for s in &mut scopes {
-        s.months.sort_unstable_by_key(|hm| (hm.month, hm.household));
+    let by_district: Vec<Vec<HouseholdMonth>> = (0..n as u32)
+        .into_par_iter()
+        .map(|d| {
+            let lo = keys.partition_point(|k| k.district < d);
+            let hi = keys.partition_point(|k| k.district <= d);
+            fold_runs(&keys[lo..hi], |a, b| {
+                a.household == b.household && a.month == b.month
+            })
+        })
+        .collect();
+    // The total: the union of the districts' rows, a household once per month (with ids
+    // per district, households never meet across districts, so the districts' own
+    // household-months are the total's).
+    let total = match identity {
+        HouseholdIdentity::PerDistrict => by_district.iter().flatten().copied().collect(),
+        HouseholdIdentity::Global => {
+            keys.par_sort_unstable_by_key(|k| (k.household, k.month, k.row));
+            fold_runs(&keys, |a, b| {
+                a.household == b.household && a.month == b.month
+            })
+        }
+    };
+    drop(keys);
+    for (scope, months) in scopes
+        .iter_mut()
+        .zip(by_district.into_iter().chain([total]))
+    {
+        scope.months = months;
+        scope
+            .months
+            .par_sort_unstable_by_key(|hm| (hm.month, hm.household));
+        for hm in &scope.months {
+            *scope.paid.entry(hm.month).or_default() += hm.net;
+        }
     }
     (scopes, months_present)
 }

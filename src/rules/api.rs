@@ -250,10 +250,7 @@ pub fn register(engine: &mut Engine) {
             Decimal::from(h.selection.len())
         })
         .register_fn("hushall", |h: &mut Hushallsmanader| {
-            let mut seen: Vec<u32> = h.iter().map(|hm| hm.household).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            Decimal::from(seen.len())
+            Decimal::from(h.by_household(|_| ()).len())
         })
         .register_fn(
             "summa",
@@ -266,15 +263,11 @@ pub fn register(engine: &mut Engine) {
             "storsta_per_hushall",
             |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
                 let f = household_field(field)?;
-                let mut largest: HashMap<u32, Decimal> = HashMap::new();
-                for hm in h.iter() {
-                    let v = f(hm);
-                    largest
-                        .entry(hm.household)
-                        .and_modify(|x| *x = (*x).max(v))
-                        .or_insert(v);
-                }
-                Ok(largest.values().copied().sum())
+                let groups = h.by_household(|hm| f(hm));
+                Ok(groups
+                    .iter()
+                    .filter_map(|(_, values)| values.iter().copied().max())
+                    .sum())
             },
         )
         .register_fn(
@@ -294,11 +287,14 @@ pub fn register(engine: &mut Engine) {
             },
         )
         .register_fn("minst_manader", |h: &mut Hushallsmanader, n: INT| {
-            let mut months: HashMap<u32, INT> = HashMap::new();
-            for hm in h.iter() {
-                *months.entry(hm.household).or_default() += 1;
-            }
-            h.filter(|hm| months.get(&hm.household).copied().unwrap_or(0) >= n)
+            let mut enough: Vec<u64> = h
+                .by_household(|_| ())
+                .into_iter()
+                .filter(|(_, months)| months.len() as INT >= n)
+                .map(|(household, _)| household)
+                .collect();
+            enough.sort_unstable();
+            h.filter(|hm| enough.binary_search(&hm.household).is_ok())
         });
 
     engine
@@ -558,6 +554,21 @@ impl Hushallsmanader {
     fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
         let months = &self.data.scopes[self.scope].months;
         self.selection.iter().map(move |&i| &months[i as usize])
+    }
+
+    /// The set grouped by household (sorted by key): each household with one value per
+    /// household-month. Sorting instead of hashing keeps it fast on a million months.
+    fn by_household<T: Copy>(&self, value: impl Fn(&HouseholdMonth) -> T) -> Vec<(u64, Vec<T>)> {
+        let mut pairs: Vec<(u64, T)> = self.iter().map(|hm| (hm.household, value(hm))).collect();
+        pairs.sort_unstable_by_key(|(h, _)| *h);
+        let mut out: Vec<(u64, Vec<T>)> = Vec::new();
+        for (h, v) in pairs {
+            match out.last_mut() {
+                Some((last, values)) if *last == h => values.push(v),
+                _ => out.push((h, vec![v])),
+            }
+        }
+        out
     }
 
     fn filter(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
