@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::limits::Exceeded;
+
 /// How serious an issue is: errors make the run exit 1, notes are for the record.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Severity {
@@ -130,6 +132,16 @@ pub enum SkipReason {
     },
     /// The reader crashed on it.
     Corrupt,
+    /// Encrypted with a password (Office encryption or an xls FILEPASS record).
+    PasswordProtected,
+    /// A spreadsheet format utfall does not read (BIFF2–4, …).
+    Unsupported {
+        detail: String,
+    },
+    /// Over one of the limits of `ReadLimits`.
+    TooLarge {
+        exceeded: Exceeded,
+    },
 }
 
 impl SkipReason {
@@ -141,6 +153,13 @@ impl SkipReason {
                 format!("not a readable workbook ({detail}), skipped")
             }
             SkipReason::Corrupt => "corrupt (the spreadsheet reader failed), skipped".to_string(),
+            SkipReason::PasswordProtected => {
+                "password protected, skipped (save it without a password)".to_string()
+            }
+            SkipReason::Unsupported { detail } => {
+                format!("unsupported format ({detail}), skipped")
+            }
+            SkipReason::TooLarge { exceeded } => format!("too large: {}, skipped", exceeded.en()),
         }
     }
 
@@ -152,6 +171,15 @@ impl SkipReason {
                 format!("ingen läsbar arbetsbok ({detail}), hoppades över")
             }
             SkipReason::Corrupt => "trasig fil, hoppades över".to_string(),
+            SkipReason::PasswordProtected => {
+                "lösenordsskyddad, hoppades över (spara den utan lösenord)".to_string()
+            }
+            SkipReason::Unsupported { detail } => {
+                format!("format som inte stöds ({detail}), hoppades över")
+            }
+            SkipReason::TooLarge { exceeded } => {
+                format!("för stor: {}, hoppades över", exceeded.sv())
+            }
         }
     }
 }

@@ -421,10 +421,18 @@ pub fn pnr_digits(t: &str) -> Option<String> {
     Some(format!("{}{}", &date[date.len() - 6..], num))
 }
 
+static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Uses the run's key (the parent's) in a reader process, so that a personnummer hashes to
+/// the same value whichever process read it. Must come before the first hash; false if a
+/// different key was already in use.
+pub fn use_key(key: [u8; 32]) -> bool {
+    *KEY.get_or_init(|| key) == key
+}
+
 /// A per-process secret, so that hashes cannot be reversed by hashing all birth dates
 /// outside this run, and ids still compare equal within the run.
-fn key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+pub fn key() -> &'static [u8; 32] {
     KEY.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut k = [0u8; 32];
