@@ -95,7 +95,7 @@ const SHOWN_PER_KIND: usize = 20;
 pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
     let log = Log::new(config.quiet);
     log.stage("loading rules");
-    let pack = RulePack::load(&config.rules_dir, Limits::default())?;
+    let pack = RulePack::load(&config.rules_dir, Limits::from_env())?;
     let mut rule_errors: Vec<RuleError> = pack.errors.clone();
     let (settings, settings_error) = report_settings(&pack);
     rule_errors.extend(settings_error);

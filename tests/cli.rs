@@ -31,3 +31,6 @@ mod golden;
 
 #[path = "cli/semantics.rs"]
 mod semantics;
+
+#[path = "cli/robustness.rs"]
+mod robustness;

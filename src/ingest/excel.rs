@@ -35,6 +35,7 @@ pub fn read_workbook(
         .iter()
         .map(|s| (s.name.clone(), s.typ == SheetType::WorkSheet))
         .collect();
+    let mut first_failure: Option<String> = None;
     for (name, is_worksheet) in sheets {
         if ctx.over_rows() {
             break;
@@ -65,12 +66,22 @@ pub fn read_workbook(
         };
         match result {
             Ok(()) => parser.finish(ctx),
-            Err(detail) => ctx.out.issues.push(Issue::SheetUnreadable {
-                file: ctx.file.clone(),
-                sheet: name.clone(),
-                detail: one_line(&detail),
-            }),
+            Err(detail) => {
+                first_failure.get_or_insert_with(|| one_line(&detail));
+                ctx.out.issues.push(Issue::SheetUnreadable {
+                    file: ctx.file.clone(),
+                    sheet: name.clone(),
+                    detail: one_line(&detail),
+                })
+            }
         }
+    }
+    // A workbook of which no sheet could be read is a file that could not be read: it is
+    // listed with that reason rather than not at all.
+    if ctx.out.sheets.is_empty() {
+        return Err(SkipReason::Unreadable {
+            detail: first_failure.unwrap_or_else(|| "the workbook has no sheets".to_string()),
+        });
     }
     Ok(())
 }

@@ -210,6 +210,13 @@ pub enum Issue {
         sheet: String,
         detail: String,
     },
+    /// CSV lines an opening quote that is never closed joined into one record.
+    #[error("{} [rows {first_row}–{last_row}]: a quote that is never closed joins these lines into one record; they were not read", file.display())]
+    BrokenQuotes {
+        file: PathBuf,
+        first_row: u32,
+        last_row: u32,
+    },
 }
 
 fn location_en(at: &RowLocation, column: &str) -> String {
@@ -229,7 +236,9 @@ fn sheet_suffix(sheet: &Option<String>) -> String {
 impl Issue {
     pub fn severity(&self) -> Severity {
         match self {
-            Issue::RowRejected { .. } | Issue::SheetUnreadable { .. } => Severity::Error,
+            Issue::RowRejected { .. }
+            | Issue::SheetUnreadable { .. }
+            | Issue::BrokenQuotes { .. } => Severity::Error,
             Issue::FileSkipped { reason, .. } => match reason {
                 SkipReason::NotAnExportFormat => Severity::Note,
                 _ => Severity::Error,
@@ -245,7 +254,8 @@ impl Issue {
             | Issue::FileSkipped { file, .. }
             | Issue::DuplicateFile { file, .. }
             | Issue::UnknownSheet { file, .. }
-            | Issue::SheetUnreadable { file, .. } => file,
+            | Issue::SheetUnreadable { file, .. }
+            | Issue::BrokenQuotes { file, .. } => file,
         }
     }
 
@@ -280,6 +290,13 @@ impl Issue {
             Issue::SheetUnreadable { detail, .. } => {
                 format!("bladet kan inte läsas ({detail}), hoppades över")
             }
+            Issue::BrokenQuotes {
+                first_row,
+                last_row,
+                ..
+            } => format!(
+                "rad {first_row}–{last_row}: ett citattecken som aldrig avslutas slår ihop raderna till en, de lästes inte"
+            ),
         }
     }
 }

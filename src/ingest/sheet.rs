@@ -251,6 +251,20 @@ impl SheetParser {
         part.keys.push(key);
     }
 
+    /// Rejects CSV lines `first_row..=last_row` that an unclosed quote joined into one
+    /// record (after the header only; before it nothing is read anyway).
+    pub fn reject_lines(&mut self, ctx: &mut FileCtx, first_row: u32, last_row: u32) {
+        if self.part.is_none() {
+            return;
+        }
+        ctx.out.issues.push(Issue::BrokenQuotes {
+            file: ctx.file.clone(),
+            first_row,
+            last_row,
+        });
+        self.rejected += 1;
+    }
+
     /// Records the sheet (and its part, if any rows were kept) in the file's output.
     pub fn finish(self, ctx: &mut FileCtx) {
         let dataset = self

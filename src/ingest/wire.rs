@@ -594,6 +594,16 @@ fn encode_issue(w: &mut W, i: &Issue) {
             w.str(sheet);
             w.str(detail);
         }
+        Issue::BrokenQuotes {
+            file,
+            first_row,
+            last_row,
+        } => {
+            w.u8(5);
+            w.path(file);
+            w.u32(*first_row);
+            w.u32(*last_row);
+        }
     }
 }
 
@@ -633,6 +643,11 @@ fn decode_issue(r: &mut R) -> Res<Issue> {
             file: r.path()?,
             sheet: r.str()?,
             detail: r.str()?,
+        },
+        5 => Issue::BrokenQuotes {
+            file: r.path()?,
+            first_row: r.u32()?,
+            last_row: r.u32()?,
         },
         _ => return Err(WireError),
     })

@@ -1,0 +1,334 @@
+//! Hostile and odd inputs (the shared corpus of other readers' test files), CSV as it really
+//! arrives, read limits, atomic outputs under SIGKILL, inputs left untouched, and ids that
+//! never leave the process. The corpus is read from `../shared/corpus/` and copied only into
+//! a temp folder; when it is absent, those tests say so and pass.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::harness::{CRATE, Case, UTB, befolkning};
+
+const CORPUS: &str = "../shared/corpus";
+
+/// Every file under `dir`, recursively, sorted.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Copies the samples into the case's input folder.
+fn with_samples(case: Case) -> Case {
+    let mut case = case;
+    for p in walk(&Path::new(CRATE).join("samples")) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        case = case.bytes(&name, &std::fs::read(&p).unwrap());
+    }
+    case
+}
+
+/// Name → bytes of every file in a folder (not recursive).
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.parent() == Some(dir))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The corpus files copied into `case` under flat names, made older than the samples (an
+/// old crafted export of a month must not replace the sample of that month). Returns the
+/// names.
+fn with_corpus(case: Case) -> Option<(Case, Vec<String>)> {
+    let files = walk(&Path::new(CRATE).join(CORPUS));
+    if files.is_empty() {
+        eprintln!("{CORPUS} not found: corpus test skipped");
+        return None;
+    }
+    let root = Path::new(CRATE).join(CORPUS);
+    let mut names = Vec::new();
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for p in files {
+        let rel = p
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('/', "_");
+        let dest = case.input_dir().join(&rel);
+        std::fs::write(&dest, std::fs::read(&p).unwrap()).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&dest)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        names.push(rel);
+    }
+    Some((case, names))
+}
+
+/// What a controller can tell from stderr: only our one-line messages, no panic text.
+fn assert_quiet_stderr(stderr: &str) {
+    for bad in [
+        "panicked",
+        "RUST_BACKTRACE",
+        "memory allocation",
+        "thread '",
+        "stack overflow",
+    ] {
+        assert!(!stderr.contains(bad), "{bad:?} in stderr:\n{stderr}");
+    }
+    for line in stderr.lines() {
+        assert!(
+            [
+                "error: ",
+                "warning: ",
+                "note: ",
+                "… and ",
+                "wrote ",
+                "checked "
+            ]
+            .iter()
+            .any(|p| line.starts_with(p)),
+            "not one of our lines: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn the_whole_corpus_with_the_samples_gives_the_samples_report() {
+    let Some((case, names)) = with_corpus(with_samples(Case::new())) else {
+        return;
+    };
+    let before = snapshot(&case.input_dir());
+    let started = Instant::now();
+    let run = case.run(&["run", "--period", "2019-12"]);
+    let took = started.elapsed();
+    assert_eq!(run.signal, None, "killed by a signal:\n{}", run.stderr);
+    run.expect_code(1);
+    assert_quiet_stderr(&run.stderr);
+    eprintln!("corpus run: {} files in {took:?}", names.len());
+
+    // Every corpus file has its line in Kontroll: read, or skipped with a reason.
+    let whole = run.whole();
+    let kontroll = &whole.grids["Kontroll"];
+    for name in &names {
+        let row = kontroll
+            .iter()
+            .find(|r| r.first().map(String::as_str) == Some(&format!("s:{name}")))
+            .unwrap_or_else(|| panic!("{name} is not in Kontroll"));
+        let text = row.join(" ");
+        assert!(
+            ["inläst", "hoppades över", "lästes inte", "dubblett"]
+                .iter()
+                .any(|w| text.contains(w)),
+            "{name}: no outcome in {row:?}"
+        );
+    }
+    // The traps are named as what they are.
+    let reason = |name: &str| {
+        kontroll
+            .iter()
+            .find(|r| r.first().is_some_and(|c| c.ends_with(name)))
+            .map(|r| r.join(" "))
+            .unwrap_or_default()
+    };
+    assert!(
+        reason("oleloop.xls").contains("minne"),
+        "{}",
+        reason("oleloop.xls")
+    );
+    assert!(reason("Test_git_issue_382_oom.xls").contains("minne"));
+    assert!(reason("Reader_XLS_pwtest.xls").contains("lösenordsskyddad"));
+    assert!(reason("standard_AES128_SHA1_ECB_pwd_password.xlsx").contains("lösenordsskyddad"));
+    assert!(reason("Test_git_issue_368_ixfe.xls").contains("stöds"));
+
+    // The good data gives the same report as the samples alone.
+    let samples = with_samples(Case::new());
+    let alone = samples.run(&["run", "--period", "2019-12"]);
+    let (a, b) = (alone.json().0, run.json().0);
+    assert_eq!(a["results"], b["results"]);
+    assert_eq!(a["budget"], b["budget"]);
+
+    // Inputs are never changed, moved or deleted.
+    assert!(
+        before == snapshot(&case.input_dir()),
+        "an input file changed"
+    );
+}
+
+/// A reader process that runs out of its address space or time costs that file only.
+#[test]
+fn a_file_over_the_memory_or_time_limit_is_skipped_with_the_limit_named() {
+    let path = Path::new(CRATE)
+        .join(CORPUS)
+        .join("spreadsheets/phpspreadsheet/tests/data/Reader/XLS/oleloop.xls");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return;
+    };
+    let case = Case::new().bytes("oleloop.xls", &bytes).csv(
+        "utb.csv",
+        &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"),
+    );
+    let run = case.run_env(&["check"], &[("UTFALL_PARSE_MEMORY_MB", "256")]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("oleloop.xls: too large: reading it needs more than 256 MB of memory (UTFALL_PARSE_MEMORY_MB), skipped"),
+        "{}",
+        run.stderr
+    );
+    assert_quiet_stderr(&run.stderr);
+    // With one second, the same file is stopped by the clock or the memory limit, never
+    // hangs.
+    let run = case.run_env(&["check"], &[("UTFALL_PARSE_TIMEOUT_S", "1")]);
+    run.expect_code(1);
+    assert!(run.elapsed < Duration::from_secs(60), "{:?}", run.elapsed);
+}
+
+#[test]
+fn size_row_and_unpacked_limits_skip_the_file_and_name_the_variable() {
+    let mut big = format!("{UTB}\n");
+    for i in 0..50 {
+        big += &format!("2019-01;Kungsholmen;H{i};1000;1;0;0;;\n");
+    }
+    let case = Case::new().csv("utb_2019-01.csv", &big).xlsx(
+        "utb_2019-02.xlsx",
+        &[
+            &["Period", "Stadsdel", "HushallsID", "Belopp"],
+            &["2019-02", "Norrmalm", "H1", "500"],
+        ],
+    );
+    let run = case.run_env(&["check"], &[("UTFALL_MAX_ROWS", "10")]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("utb_2019-01.csv: too large: more than 10 rows (UTFALL_MAX_ROWS), skipped"),
+        "{}",
+        run.stderr
+    );
+    let run = case.run_env(
+        &["check"],
+        &[("UTFALL_MAX_UNZIPPED_MB", "1"), ("UTFALL_MAX_FILE_MB", "1")],
+    );
+    run.expect_code(0);
+    let long = Path::new(CRATE)
+        .join(CORPUS)
+        .join("crafted/long_strings.xlsx");
+    if let Ok(bytes) = std::fs::read(long) {
+        // 112 kB on disk, more than a megabyte unpacked.
+        let case = case.bytes("long_strings.xlsx", &bytes);
+        let run = case.run_env(&["check"], &[("UTFALL_MAX_UNZIPPED_MB", "1")]);
+        run.expect_code(1);
+        assert!(
+            run.stderr
+                .contains("long_strings.xlsx: too large: unpacks to"),
+            "{}",
+            run.stderr
+        );
+    }
+    let case = Case::new()
+        .csv("utb.csv", &big)
+        .bytes("stor.csv", &vec![b'x'; 1024 * 1024 + 1]);
+    let run = case.run_env(&["check"], &[("UTFALL_MAX_FILE_MB", "1")]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "stor.csv: too large: 2 MB, more than the limit of 1 MB (UTFALL_MAX_FILE_MB), skipped"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+fn utf16(text: &str, le: bool) -> Vec<u8> {
+    let mut b = if le {
+        vec![0xff, 0xfe]
+    } else {
+        vec![0xfe, 0xff]
+    };
+    for u in text.encode_utf16() {
+        b.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
+    }
+    b
+}
+
+fn utf32(text: &str, le: bool) -> Vec<u8> {
+    let mut b = if le {
+        vec![0xff, 0xfe, 0, 0]
+    } else {
+        vec![0, 0, 0xfe, 0xff]
+    };
+    for c in text.chars() {
+        let u = c as u32;
+        b.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
+    }
+    b
+}
+
+#[test]
+fn csv_as_it_really_arrives_is_read_or_reported_never_garbled() {
+    let rows = |m: &str, id: &str| format!("{UTB}\r\n2019-{m};Östermalm;{id};1000;1;0;0;;\r\n");
+    let cp1252: Vec<u8> = format!("sep=;\n{UTB}\n2019-06;\u{d6}stermalm;H6;1 000,50;1;0;0;;\n")
+        .chars()
+        .map(|c| if c == 'Ö' { 0xd6 } else { c as u8 })
+        .collect();
+    let case = Case::new()
+        .bytes("utb_2019-01.csv", &utf16(&rows("01", "H1"), true))
+        .bytes("utb_2019-02.csv", &utf16(&rows("02", "H2"), false))
+        .bytes("utb_2019-03.csv", &utf32(&rows("03", "H3"), true))
+        .bytes("utb_2019-04.csv", &utf32(&rows("04", "H4"), false))
+        // Old Mac line ends mixed with Windows ones and a sep= line.
+        .csv(
+            "utb_2019-05.csv",
+            &format!("sep=;\r{UTB}\r2019-05;Östermalm;H5;1000;1;0;0;;\r\n2019-05;Östermalm;H55;1000;1;0;0;;\r"),
+        )
+        .bytes("utb_2019-06.csv", &cp1252)
+        // A quote opened and never closed swallows the rows after it: reported, not lost
+        // silently.
+        .csv(
+            "utb_2019-07.csv",
+            &format!("{UTB}\n2019-07;Östermalm;H7;1000;1;0;0;\"Arbetslöshet;\n2019-07;Östermalm;H8;1000;1;0;0;;\n2019-07;Östermalm;H9;1000;1;0;0;;\n"),
+        )
+        .csv(
+            "bef.csv",
+            &befolkning(2018, &[("Östermalm", 1000, 100, 100, 800)]),
+        );
+    let run = case.run(&["run", "--period", "2019-07"]);
+    run.expect_code(1);
+    let j = run.json();
+    // January to June: one payment each, two in May, 1 000,50 in June; July's rows were
+    // swallowed by the quote and are reported, not counted.
+    let utbetalt = j.result("utbetalt", None)["value"].to_string();
+    assert_eq!(utbetalt, "7000.5", "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("utb_2019-07.csv [rows 2–4]: a quote that is never closed"),
+        "{}",
+        run.stderr
+    );
+    // No mojibake and no replacement characters anywhere.
+    let all = run.everything();
+    for bad in ["Ã", "\u{fffd}", "\u{0}"] {
+        assert!(!all.contains(bad), "{bad:?} in the outputs");
+    }
+    let kontroll = run.whole().sheet("Kontroll");
+    assert!(kontroll.contains("rad 2–4: ett citattecken"), "{kontroll}");
+}
