@@ -197,9 +197,15 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
         }
     }
     if let Some((start, lines_before, delimiter)) = found {
+        let base = text[start..].as_bytes();
         let mut rdr = reader(&text[start..], delimiter);
         let mut record = csv::StringRecord::new();
         let mut first = true;
+        // Row numbers come from counting line feeds up to where a record really starts:
+        // csv's own line count is one short after a CRLF line end.
+        let mut counted_to = 0usize;
+        let mut line = 1u32;
+
         loop {
             match rdr.read_record(&mut record) {
                 Ok(true) => {}
@@ -214,12 +220,26 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
             if ctx.over_rows() {
                 break;
             }
-            let line = record.position().map_or(0, |p| p.line()) as u32;
+            let mut at = record
+                .position()
+                .map_or(0, |p| p.byte() as usize)
+                .min(base.len());
+            while at < base.len() && matches!(base[at], b'\r' | b'\n') {
+                at += 1;
+            }
+            if at > counted_to {
+                line += base[counted_to..at].iter().filter(|b| **b == b'\n').count() as u32;
+                counted_to = at;
+            }
             let row = lines_before + line;
             if swallowed_lines(&record, delimiter) {
-                let next = rdr.position().line() as u32;
-                let last = (lines_before + next).saturating_sub(1).max(row);
-                parser.reject_lines(ctx, row, last);
+                let end = (rdr.position().byte() as usize).min(base.len());
+                let inner = base[counted_to.min(end)..end]
+                    .trim_ascii_end()
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u32;
+                parser.reject_lines(ctx, row, row + inner);
                 continue;
             }
             let rec = &record;

@@ -332,3 +332,171 @@ fn csv_as_it_really_arrives_is_read_or_reported_never_garbled() {
     let kontroll = run.whole().sheet("Kontroll");
     assert!(kontroll.contains("rad 2–4: ett citattecken"), "{kontroll}");
 }
+
+#[test]
+fn csv_rows_are_numbered_like_a_spreadsheet_whatever_the_line_ends() {
+    let case = Case::new()
+        .csv(
+            "crlf.csv",
+            &format!("{UTB}\r\n2019-01;Kungsholmen;H1;1000;1;0;0;;\r\n\r\n2019-01;Kungsholmen;H2;x;1;0;0;;\r\n"),
+        )
+        .csv(
+            "lf.csv",
+            &format!("{UTB}\n2019-02;Kungsholmen;H1;1000;1;0;0;;\n2019-02;Kungsholmen;H2;y;1;0;0;;\n"),
+        );
+    let run = case.run(&["check"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("crlf.csv [row 4, Belopp]: Belopp \"x\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("lf.csv [row 3, Belopp]: Belopp \"y\""),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Every file of the output folder: final names with their bytes, and the other names.
+fn outputs(dir: &Path) -> (BTreeMap<String, Vec<u8>>, Vec<String>) {
+    let mut finals = BTreeMap::new();
+    let mut others = Vec::new();
+    for (name, bytes) in snapshot(dir) {
+        if name.starts_with('.') {
+            others.push(name);
+        } else {
+            finals.insert(name, bytes);
+        }
+    }
+    (finals, others)
+}
+
+#[test]
+fn killing_a_run_at_any_moment_leaves_every_previous_output_whole() {
+    let case = Case::new();
+    let gen_out = Command::new(env!("CARGO_BIN_EXE_utfall-gen"))
+        .args(["--out"])
+        .arg(case.input_dir())
+        .args(["--households", "3000", "--years", "2019", "--format", "csv"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(gen_out.success());
+    let inputs_before = snapshot(&case.input_dir());
+    let args = ["run", "--period", "2019-12"];
+    let first = case.run(&args);
+    assert_eq!(first.signal, None);
+    let (old, _) = outputs(&case.output_dir());
+    assert!(old.len() >= 5, "{:?}", old.keys());
+
+    // New inputs, so every output changes: March's payments are gone.
+    std::fs::remove_file(case.input_dir().join("utbetalningar_2019-03.csv")).unwrap();
+
+    let bin = env!("CARGO_BIN_EXE_utfall");
+    let full_args: Vec<String> = {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend([
+            "--input".into(),
+            case.input_dir().display().to_string(),
+            "--rules".into(),
+            case.rules_dir().display().to_string(),
+            "--output".into(),
+            case.output_dir().display().to_string(),
+        ]);
+        v
+    };
+    // When to kill: after a fixed time (reading, evaluating), as soon as a temporary file
+    // appears (rendered, writing), as soon as the first final file was replaced.
+    enum When {
+        After(Duration),
+        TempAppears,
+        FirstReplaced,
+    }
+    let whole = old
+        .keys()
+        .filter(|n| n.ends_with(".xlsx"))
+        .min_by_key(|n| n.len())
+        .unwrap()
+        .clone();
+    let mut seen: Vec<BTreeMap<String, Vec<u8>>> = Vec::new();
+    for when in [
+        When::After(Duration::from_millis(100)),
+        When::After(Duration::from_millis(700)),
+        When::TempAppears,
+        When::FirstReplaced,
+        When::After(Duration::from_millis(1500)),
+    ] {
+        let mut child = Command::new(bin)
+            .args(&full_args)
+            .current_dir(CRATE)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            let fire = match &when {
+                When::After(d) => started.elapsed() >= *d,
+                When::TempAppears => !outputs(&case.output_dir()).1.is_empty(),
+                When::FirstReplaced => {
+                    std::fs::read(case.output_dir().join(&whole)).is_ok_and(|b| b != old[&whole])
+                }
+            };
+            if fire || started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let (finals, others) = outputs(&case.output_dir());
+        let replaced = finals.iter().filter(|(n, b)| *b != &old[*n]).count();
+        eprintln!(
+            "killed after {:?}: {} temporary files, {replaced} outputs already new",
+            started.elapsed(),
+            others.len()
+        );
+        assert_eq!(
+            finals.keys().collect::<Vec<_>>(),
+            old.keys().collect::<Vec<_>>(),
+            "a file under a final name appeared or vanished"
+        );
+        assert!(
+            others.iter().all(|n| n.ends_with(".tmp")),
+            "unexpected files: {others:?}"
+        );
+        seen.push(finals);
+    }
+
+    // The next run finishes, cleans what the killed ones left, and every state seen after a
+    // kill was the old file or the new one, whole.
+    let last = case.run(&args);
+    assert_eq!(last.signal, None);
+    let (new, others) = outputs(&case.output_dir());
+    assert!(others.is_empty(), "left behind: {others:?}");
+    for (i, state) in seen.iter().enumerate() {
+        for (name, bytes) in state {
+            assert!(
+                bytes == &old[name] || bytes == &new[name],
+                "kill {i}: {name} is neither the previous nor the new file"
+            );
+        }
+    }
+    assert_ne!(
+        old[&whole], new[&whole],
+        "the inputs changed, so must the output"
+    );
+    // The inputs were only read.
+    let mut after = snapshot(&case.input_dir());
+    after.insert(
+        "utbetalningar_2019-03.csv".into(),
+        inputs_before["utbetalningar_2019-03.csv"].clone(),
+    );
+    assert!(after == inputs_before, "an input changed");
+}
