@@ -500,3 +500,152 @@ fn killing_a_run_at_any_moment_leaves_every_previous_output_whole() {
     );
     assert!(after == inputs_before, "an input changed");
 }
+
+/// Every written form of a personnummer (and samordningsnummer): YYMMDD-NNNN,
+/// YYMMDDNNNN, YYYYMMDDNNNN, YYYYMMDD-NNNN.
+fn forms(pnr12: &str) -> Vec<String> {
+    let (date, num) = pnr12.split_at(8);
+    vec![
+        format!("{}-{num}", &date[2..]),
+        format!("{}{num}", &date[2..]),
+        format!("{date}{num}"),
+        format!("{date}-{num}"),
+    ]
+}
+
+#[test]
+fn no_id_in_any_form_leaves_the_process_whatever_column_or_file_it_is_in() {
+    let pnrs = [
+        "198501011234",
+        "197512319876",
+        "200102034567",
+        "196003615555", // samordningsnummer (day + 60)
+        "199012241111",
+        "198807072222",
+        "197001013333",
+    ];
+    let [a, b, c, d, e, f, g] = pnrs.map(forms);
+    let utb = format!(
+        "{UTB}\n\
+         2019-01;Kungsholmen;{};1000;1;0;0;;\n\
+         2019-01;Kungsholmen;{};900;1;0;0;Arbetslöshet;\n\
+         2019-01;Norrmalm;{};800;1;0;0;;\n\
+         2019-01;Norrmalm;{};700;1;0;0;;\n\
+         2019-01;Norrmalm;HH-LEAK-1;{};1;0;0;;\n\
+         2019-01;{};HH-LEAK-2;100;1;0;0;;\n\
+         2019-01;Kungsholmen;HH-LEAK-3;100;{};0;0;;\n\
+         2019-01;Kungsholmen;;100;1;0;0;;\n\
+         2019-01;Kungsholmen;HH-LEAK-8;100;1;0;0;{};\n",
+        a[0], a[2], b[1], b[3], c[0], c[2], d[0], a[1]
+    );
+    let case = Case::new()
+        .csv("utb_2019-01.csv", &utb)
+        // Free text with a personnummer in it: a comment and a category.
+        .csv(
+            "manuella.csv",
+            &format!(
+                "Indikator;Period;Stadsdel;Utfall;Kommentar\nsjukfranvaro;2019-01;;5;ring {} om detta\n",
+                b[2]
+            ),
+        )
+        .xlsx(
+            "utb_2019-02.xlsx",
+            &[
+                &["Period", "Stadsdel", "HushallsID", "Belopp"],
+                // A personnummer typed into Excel becomes a number.
+                &["2019-02", "Kungsholmen", &d[2], "1000"],
+                &["2019-02", "Norrmalm", &format!("'{}", e[0]), "1000"],
+                &["2019-02", "Norrmalm", "HH-LEAK-4", &format!("'{}", e[2])],
+                &["2019-02", &format!("'{}", f[1]), "HH-LEAK-5", "10"],
+            ],
+        )
+        .xlsx(
+            "insatser.xlsx",
+            &[
+                &["PersonID", "Stadsdel", "Insats", "Startdatum", "Slutdatum", "Resultat"],
+                &[&f[3], "Kungsholmen", "Arbetslivsinriktad rehabilitering", "#date 2018-05-01", "", ""],
+                &["PERS-LEAK-6", "Kungsholmen", "Arbetslivsinriktad rehabilitering", &g[0], "", ""],
+            ],
+        )
+        .csv(
+            "avhysningar.csv",
+            &format!(
+                "Datum;Stadsdel;ArendeID;BarnBerorda;Avvarjd\n2019-01-10;Kungsholmen;{};Ja;Ja\n2019-01-11;Norrmalm;AH-LEAK-7;{};Ja\n",
+                g[2], g[3]
+            ),
+        );
+    let case = match std::fs::read(
+        Path::new(CRATE)
+            .join(CORPUS)
+            .join("crafted/injection_and_pnr.csv"),
+    ) {
+        Ok(bytes) => case.bytes("injection_and_pnr.csv", &bytes),
+        Err(_) => case,
+    };
+    let run = case.run(&["run", "--period", "2019-02"]);
+    run.expect_code(1);
+    let check = case.run(&["check", "--period", "2019-02"]);
+    let all = format!("{}\n{}\n{}", run.everything(), check.stderr, check.stdout);
+    let mut secrets: Vec<String> = pnrs.iter().flat_map(|p| forms(p)).collect();
+    secrets.push("HH-LEAK-8".into());
+    secrets.extend((1..=7).map(|i| {
+        if i == 6 {
+            "PERS-LEAK-6".to_string()
+        } else if i == 7 {
+            "AH-LEAK-7".to_string()
+        } else {
+            format!("HH-LEAK-{i}")
+        }
+    }));
+    // The crafted file's ids.
+    secrets.extend(forms("198501011234"));
+    for s in &secrets {
+        assert!(!all.contains(s.as_str()), "{s} leaked:\n{}", run.stderr);
+    }
+    // The data behind the ids still counts: 2 + 2 households in January.
+    assert!(
+        run.json().result("utbetalt", None)["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+#[test]
+fn suppressed_counts_show_two_dots_in_every_workbook_and_never_their_figure() {
+    // sekretessgrans 3: Kungsholmen has 2 households, Norrmalm 5.
+    let rapport = crate::harness::default_rule("rapport.rhai")
+        .replace("sekretessgrans: 0", "sekretessgrans: 3");
+    let mut utb = format!("{UTB}\n");
+    for i in 0..2 {
+        utb += &format!("2019-01;Kungsholmen;K{i};1111;1;0;0;;\n");
+    }
+    for i in 0..5 {
+        utb += &format!("2019-01;Norrmalm;N{i};1000;1;0;0;;\n");
+    }
+    let case = Case::new()
+        .csv("utb.csv", &utb)
+        .rule("rapport.rhai", &rapport);
+    let run = case.run(&["run", "--period", "2019-01"]);
+    run.expect_code(0);
+    let k = run.district("Kungsholmen");
+    let per = k.row("Per stadsdel", "Antal biståndshushåll under perioden");
+    assert_eq!(per[2], "s:..", "{per:?}");
+    let whole = run.whole();
+    assert_eq!(
+        whole.row("Per stadsdel", "Antal biståndshushåll under perioden")[2],
+        "s:.."
+    );
+    let j = run.json();
+    let r = j.result("hushall_unika", Some("Kungsholmen"));
+    assert_eq!(r["suppressed"], true);
+    for field in ["value", "rounded", "numerator", "denominator"] {
+        assert!(r[field].is_null(), "{field} shows a suppressed figure: {r}");
+    }
+    // Kungsholmen's own count (2) is nowhere in its district workbook's Underlag either.
+    let underlag = k.row("Underlag", "Antal biståndshushåll under perioden");
+    assert!(
+        !underlag.iter().any(|c| c == "n:2"),
+        "Underlag shows the suppressed count: {underlag:?}"
+    );
+}
