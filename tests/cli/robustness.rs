@@ -649,3 +649,90 @@ fn suppressed_counts_show_two_dots_in_every_workbook_and_never_their_figure() {
         "Underlag shows the suppressed count: {underlag:?}"
     );
 }
+
+/// A hostile rule is stopped by the engine's limits and reported at its file, line and
+/// column; every other indicator is still computed and the run exits 1.
+#[test]
+fn hostile_rules_are_stopped_and_located_and_the_rest_is_computed() {
+    const SOMMARJOBB: &str = "fn sommarjobb(u) {\n    varde(u.manuellt())\n}";
+    let bodies = [
+        (
+            "loop",
+            "fn sommarjobb(u) {\n    let n = 0;\n    loop { n += 1; }\n}",
+            "too long",
+        ),
+        (
+            "recursion",
+            "fn sommarjobb(u) {\n    djup(1)\n}\nfn djup(n) {\n    djup(n + 1)\n}",
+            "nested",
+        ),
+        (
+            "string",
+            "fn sommarjobb(u) {\n    let s = \"x\";\n    loop { s += s; }\n}",
+            "too large",
+        ),
+        (
+            "array",
+            "fn sommarjobb(u) {\n    let a = [];\n    loop { a.push(1); }\n}",
+            "too large|too long",
+        ),
+        (
+            "map",
+            "fn sommarjobb(u) {\n    let m = #{};\n    let i = 0;\n    loop { m[`k${i}`] = i; i += 1; }\n}",
+            "too large|too long",
+        ),
+        ("throw", "fn sommarjobb(u) {\n    throw \"nej\";\n}", "nej"),
+    ];
+    for (what, body, message) in bodies {
+        let rules =
+            crate::harness::default_rule("berakning_manuella.rhai").replace(SOMMARJOBB, body);
+        assert!(rules.contains(body));
+        let line = 1 + rules
+            .lines()
+            .position(|l| l.starts_with("fn sommarjobb"))
+            .unwrap();
+        let case = Case::new()
+            .csv("utb.csv", &format!("{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n"))
+            .csv(
+                "manuella.csv",
+                "Indikator;Period;Stadsdel;Utfall\nsommarjobb;2019-01;;400\nsjukfranvaro;2019-01;;5\n",
+            )
+            .rule("berakning_manuella.rhai", &rules);
+        let run = case.run_env(
+            &["run", "--period", "2019-01"],
+            &[("UTFALL_RULE_TIMEOUT_S", "2")],
+        );
+        assert_eq!(run.signal, None, "{what}");
+        run.expect_code(1);
+        assert!(
+            run.elapsed < Duration::from_secs(60),
+            "{what}: {:?}",
+            run.elapsed
+        );
+        // file:line:col, the line inside the hostile function (or its first line when a
+        // limit stops it without a position).
+        let located = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: rules/berakning_manuella.rhai:"))
+            .unwrap_or_else(|| panic!("{what}: not located:\n{}", run.stderr));
+        let pos: Vec<usize> = located["error: rules/berakning_manuella.rhai:".len()..]
+            .split(':')
+            .take(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert!(
+            pos[0] >= line && pos[0] < line + 6 && pos[1] >= 1,
+            "{what}: {located}"
+        );
+        // A growing array or map may reach the clock before its size limit: stopped either way.
+        assert!(
+            message.split('|').any(|m| located.contains(m)),
+            "{what}: {located}"
+        );
+        let j = run.json();
+        assert_eq!(j.status("sommarjobb", None), "fel", "{what}");
+        assert_eq!(j.result("sjukfranvaro", None)["value"], 5, "{what}");
+        assert_eq!(j.result("utbetalt", None)["value"], 1000, "{what}");
+    }
+}
