@@ -10,6 +10,8 @@ use utfall::cli::Cli;
 use utfall::pipeline::{self, FatalError};
 
 fn main() -> ExitCode {
+    // A reader process for one input file answers and exits here (see `ingest::isolate`).
+    utfall::ingest::enter();
     let outcome = Cli::parse()
         .into_task()
         .map_err(FatalError::from)

@@ -124,7 +124,7 @@ pub fn execute(task: &Task) -> Result<bool, FatalError> {
 pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
     let log = Log::new(config.quiet);
     log.stage("loading rules");
-    let pack = RulePack::load(&config.rules_dir, Limits::default())?;
+    let pack = RulePack::load(&config.rules_dir, Limits::from_env())?;
     let mut rule_errors: Vec<RuleError> = pack.errors.clone();
     let (settings, settings_error) = report_settings(&pack);
     rule_errors.extend(settings_error);
@@ -411,6 +411,7 @@ fn write_outputs(
         dir: dir.to_path_buf(),
         source,
     })?;
+    remove_stale_temporaries(dir);
     let eval = &outcome.evaluation;
     let stem = format!(
         "{}_{}",
@@ -469,4 +470,45 @@ fn write_outputs(
         written.push(path);
     }
     Ok(written)
+}
+
+/// Removes the temporary files (`.<name>.<pid>.tmp`, see `deliver::write_atomic`) that a
+/// run killed while writing left in the output folder. Only ours: an output name, and a
+/// process that no longer runs (a run writing into the same folder right now keeps its).
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let Some((output, pid)) = inner.rsplit_once('.') else {
+            continue;
+        };
+        let ours = [".xlsx", ".json", ".eml"]
+            .iter()
+            .any(|x| output.ends_with(x));
+        if ours && pid.parse::<u32>().is_ok_and(|p| !process_running(p)) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn process_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    true
 }

@@ -9,11 +9,55 @@ use super::schema::HEADER_SEARCH_ROWS;
 use super::sheet::{FileCtx, SheetParser};
 use super::value::Cell;
 
-/// Decodes a CSV file's bytes: UTF-8 BOM, UTF-16 LE/BE (BOM, or NUL bytes in the text),
-/// valid UTF-8, else Windows-1252 (which maps every byte, so this never fails).
+/// Decodes UTF-32 (no BOM); a code unit that is no character becomes U+FFFD.
+fn utf32(bytes: &[u8], little_endian: bool) -> String {
+    bytes
+        .chunks(4)
+        .map(|c| {
+            let mut b = [0u8; 4];
+            b[..c.len()].copy_from_slice(c);
+            let u = if little_endian {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            };
+            char::from_u32(u).unwrap_or('\u{fffd}')
+        })
+        .collect()
+}
+
+/// UTF-32 without a BOM: ASCII text has three NUL bytes in every four.
+fn utf32_without_bom(head: &[u8]) -> Option<bool> {
+    if head.len() < 8 {
+        return None;
+    }
+    let quads = head.len() / 4;
+    let nul_at = |k: usize| head.iter().skip(k).step_by(4).filter(|b| **b == 0).count();
+    let mostly = |n: usize| n * 10 >= quads * 9;
+    if nul_at(0) == 0 && mostly(nul_at(1)) && mostly(nul_at(2)) && mostly(nul_at(3)) {
+        return Some(true);
+    }
+    if nul_at(3) == 0 && mostly(nul_at(0)) && mostly(nul_at(1)) && mostly(nul_at(2)) {
+        return Some(false);
+    }
+    None
+}
+
+/// Decodes a CSV file's bytes: UTF-8 BOM, UTF-32 and UTF-16 LE/BE (BOM, or NUL bytes in
+/// the text), valid UTF-8, else Windows-1252 (which maps every byte, so this never fails).
 pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
     if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
         return String::from_utf8_lossy(rest);
+    }
+    // Before UTF-16: the UTF-32 LE BOM starts with the UTF-16 LE one.
+    if let Some(rest) = bytes.strip_prefix(b"\xff\xfe\x00\x00") {
+        return Cow::Owned(utf32(rest, true));
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\x00\x00\xfe\xff") {
+        return Cow::Owned(utf32(rest, false));
+    }
+    if let Some(le) = utf32_without_bom(&bytes[..bytes.len().min(512)]) {
+        return Cow::Owned(utf32(bytes, le));
     }
     if let Some((enc, _)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, _, _) = enc.decode(bytes);
@@ -88,9 +132,30 @@ fn reader(text: &str, delimiter: u8) -> csv::Reader<&[u8]> {
         .from_reader(text.as_bytes())
 }
 
+/// Old Mac exports end lines with a lone CR and hand-edited files mix endings: every line
+/// break becomes LF, so that lines and row numbers are counted one way.
+fn normalise_line_ends(text: Cow<'_, str>) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    let lone_cr = b
+        .iter()
+        .enumerate()
+        .any(|(i, c)| *c == b'\r' && b.get(i + 1) != Some(&b'\n'));
+    if !lone_cr {
+        return text;
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// A record that swallowed whole lines: a field holding a line break and the delimiter,
+/// which is what an opening quote that is never closed does to the rows after it.
+fn swallowed_lines(record: &csv::StringRecord, delimiter: u8) -> bool {
+    let d = char::from(delimiter);
+    record.iter().any(|f| f.contains('\n') && f.contains(d))
+}
+
 /// Reads one CSV file into `ctx` (one sheet record with `sheet: None`).
 pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
-    let text = decode(bytes);
+    let text = normalise_line_ends(decode(bytes));
     let mut parser = SheetParser::new(None);
     // (byte offset, line number before the header, delimiter) of the header line
     let mut found: Option<(usize, u32, u8)> = None;
@@ -132,9 +197,15 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
         }
     }
     if let Some((start, lines_before, delimiter)) = found {
+        let base = text[start..].as_bytes();
         let mut rdr = reader(&text[start..], delimiter);
         let mut record = csv::StringRecord::new();
         let mut first = true;
+        // Row numbers come from counting line feeds up to where a record really starts:
+        // csv's own line count is one short after a CRLF line end.
+        let mut counted_to = 0usize;
+        let mut line = 1u32;
+
         loop {
             match rdr.read_record(&mut record) {
                 Ok(true) => {}
@@ -146,8 +217,31 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
                 first = false; // the header itself
                 continue;
             }
-            let line = record.position().map_or(0, |p| p.line()) as u32;
+            if ctx.over_rows() {
+                break;
+            }
+            let mut at = record
+                .position()
+                .map_or(0, |p| p.byte() as usize)
+                .min(base.len());
+            while at < base.len() && matches!(base[at], b'\r' | b'\n') {
+                at += 1;
+            }
+            if at > counted_to {
+                line += base[counted_to..at].iter().filter(|b| **b == b'\n').count() as u32;
+                counted_to = at;
+            }
             let row = lines_before + line;
+            if swallowed_lines(&record, delimiter) {
+                let end = (rdr.position().byte() as usize).min(base.len());
+                let inner = base[counted_to.min(end)..end]
+                    .trim_ascii_end()
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u32;
+                parser.reject_lines(ctx, row, row + inner);
+                continue;
+            }
             let rec = &record;
             parser.row(
                 ctx,
@@ -204,6 +298,37 @@ mod tests {
             "{}",
             &text[..300]
         );
+    }
+
+    #[test]
+    fn utf32_with_and_without_bom() {
+        let text = "Period;Stadsdel\n2019-01;Östermalm\n";
+        let le: Vec<u8> = text
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
+        let be: Vec<u8> = text
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        for (bom, body) in [
+            (&b"\xff\xfe\x00\x00"[..], &le),
+            (&b"\x00\x00\xfe\xff"[..], &be),
+        ] {
+            let with = [bom, body.as_slice()].concat();
+            assert_eq!(decode(&with).as_ref(), text);
+            assert_eq!(decode(body).as_ref(), text);
+        }
+    }
+
+    #[test]
+    fn lone_carriage_returns_become_line_feeds() {
+        let t = normalise_line_ends(Cow::Borrowed("a;b\rc;d\r\ne;f\n"));
+        assert_eq!(t.as_ref(), "a;b\nc;d\ne;f\n");
+        assert!(matches!(
+            normalise_line_ends(Cow::Borrowed("a\r\nb\n")),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use calamine::{
 };
 
 use super::issue::{Issue, RowLocation, SkipReason};
+use super::limits::{Exceeded, ReadLimits};
 use super::sheet::{FileCtx, Search, SheetParser};
 use super::value::Cell;
 use crate::model::Date;
@@ -18,15 +19,27 @@ use crate::model::Date;
 /// mostly empty is refused.
 const MAX_DENSE_CELLS: usize = 20_000_000;
 
-/// Reads every sheet of a workbook into `ctx`. Fails only when the workbook cannot be opened.
-pub fn read_workbook(bytes: &[u8], ext: &str, ctx: &mut FileCtx) -> Result<(), SkipReason> {
-    let mut wb = open(bytes, ext).map_err(|detail| SkipReason::Unreadable { detail })?;
+/// Reads every sheet of a workbook into `ctx`. Fails only when the workbook cannot be opened
+/// (corrupt, password protected, an unsupported format) or would unpack to more than the
+/// limit allows.
+pub fn read_workbook(
+    bytes: &[u8],
+    ext: &str,
+    limits: &ReadLimits,
+    ctx: &mut FileCtx,
+) -> Result<(), SkipReason> {
+    check_zip(bytes, limits)?;
+    let mut wb = open(bytes, ext).map_err(classify)?;
     let sheets: Vec<(String, bool)> = wb
         .sheets_metadata()
         .iter()
         .map(|s| (s.name.clone(), s.typ == SheetType::WorkSheet))
         .collect();
+    let mut first_failure: Option<String> = None;
     for (name, is_worksheet) in sheets {
+        if ctx.over_rows() {
+            break;
+        }
         let mut parser = SheetParser::new(Some(name.clone()));
         if !is_worksheet {
             // Chart, dialog and macro sheets hold no rows: noted like a sheet without header.
@@ -53,14 +66,73 @@ pub fn read_workbook(bytes: &[u8], ext: &str, ctx: &mut FileCtx) -> Result<(), S
         };
         match result {
             Ok(()) => parser.finish(ctx),
-            Err(detail) => ctx.out.issues.push(Issue::SheetUnreadable {
-                file: ctx.file.clone(),
-                sheet: name.clone(),
-                detail: one_line(&detail),
-            }),
+            Err(detail) => {
+                first_failure.get_or_insert_with(|| one_line(&detail));
+                ctx.out.issues.push(Issue::SheetUnreadable {
+                    file: ctx.file.clone(),
+                    sheet: name.clone(),
+                    detail: one_line(&detail),
+                })
+            }
         }
     }
+    // A workbook of which no sheet could be read is a file that could not be read: it is
+    // listed with that reason rather than not at all.
+    if ctx.out.sheets.is_empty() {
+        return Err(SkipReason::Unreadable {
+            detail: first_failure.unwrap_or_else(|| "the workbook has no sheets".to_string()),
+        });
+    }
     Ok(())
+}
+
+/// A zip-based workbook (xlsx, xlsm, xlsb, ods) whose parts declare more unpacked bytes
+/// than the limit is refused before anything is inflated; the zip reader itself refuses to
+/// inflate a part past its declared size, so the declaration bounds the cost.
+fn check_zip(bytes: &[u8], limits: &ReadLimits) -> Result<(), SkipReason> {
+    if !bytes.starts_with(b"PK") {
+        return Ok(());
+    }
+    // An archive that does not open is left to calamine, whose error says more.
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        if let Ok(f) = zip.by_index_raw(i) {
+            total = total.saturating_add(f.size());
+        }
+    }
+    if total > limits.max_unzipped_bytes {
+        return Err(SkipReason::TooLarge {
+            exceeded: Exceeded::Unzipped {
+                bytes: total,
+                limit: limits.max_unzipped_bytes,
+            },
+        });
+    }
+    Ok(())
+}
+
+/// Why a workbook did not open, as the controller needs to hear it.
+fn classify(detail: String) -> SkipReason {
+    let lower = detail.to_lowercase();
+    if lower.contains("password") || lower.contains("encrypt") {
+        SkipReason::PasswordProtected
+    } else if lower.contains("biff2") {
+        SkipReason::Unsupported { detail }
+    } else {
+        SkipReason::Unreadable { detail }
+    }
+}
+
+/// Office encryption puts the real workbook in an OLE stream of this name.
+fn is_encrypted_ooxml(bytes: &[u8]) -> bool {
+    let needle: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    bytes.windows(needle.len()).any(|w| w == needle.as_slice())
 }
 
 /// Opens with the reader the extension names, so that its error says what is wrong; a
@@ -77,10 +149,10 @@ fn open<'b>(bytes: &'b [u8], ext: &str) -> Result<Sheets<Cursor<&'b [u8]>>, Stri
             "Excel 2.1–4.0 format (BIFF2–4) is not supported; save it as .xlsx".to_string(),
         );
     }
+    if ole && is_encrypted_ooxml(bytes) {
+        return Err("encrypted with a password".to_string());
+    }
     let specific = match ext {
-        "xlsx" | "xlsm" | "xlsb" if ole => {
-            Err("an OLE container, not a zip: encrypted or password-protected".to_string())
-        }
         "xlsx" | "xlsm" => open_workbook_from_rs::<Xlsx<_>, _>(c.clone())
             .map(Sheets::Xlsx)
             .map_err(|e| e.to_string()),
@@ -97,7 +169,6 @@ fn open<'b>(bytes: &'b [u8], ext: &str) -> Result<Sheets<Cursor<&'b [u8]>>, Stri
     };
     match specific {
         Ok(wb) => Ok(wb),
-        Err(e) if ole && ext != "xls" => Err(e),
         Err(e) => open_workbook_auto_from_rs(c).map_err(|_| one_line(&e)),
     }
 }
@@ -203,6 +274,9 @@ fn stream<'a>(
         go_on
     };
     while let Some(cell) = next()? {
+        if ctx.over_rows() {
+            return Ok(());
+        }
         let (r, c) = cell.get_position();
         if current != Some(r) {
             if let Some(prev) = current
@@ -248,7 +322,7 @@ fn dense(
             .filter(|(_, v)| !matches!(v, Data::Empty))
             .map(|(j, v)| (c0 + j as u32, cell_of_data(v)))
             .collect();
-        if !feed(parser, ctx, sheet, r0 + i as u32, &cells) {
+        if !feed(parser, ctx, sheet, r0 + i as u32, &cells) || ctx.over_rows() {
             break;
         }
     }

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::limits::Exceeded;
+
 /// How serious an issue is: errors make the run exit 1, notes are for the record.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Severity {
@@ -130,6 +132,16 @@ pub enum SkipReason {
     },
     /// The reader crashed on it.
     Corrupt,
+    /// Encrypted with a password (Office encryption or an xls FILEPASS record).
+    PasswordProtected,
+    /// A spreadsheet format utfall does not read (BIFF2–4, …).
+    Unsupported {
+        detail: String,
+    },
+    /// Over one of the limits of `ReadLimits`.
+    TooLarge {
+        exceeded: Exceeded,
+    },
 }
 
 impl SkipReason {
@@ -141,6 +153,13 @@ impl SkipReason {
                 format!("not a readable workbook ({detail}), skipped")
             }
             SkipReason::Corrupt => "corrupt (the spreadsheet reader failed), skipped".to_string(),
+            SkipReason::PasswordProtected => {
+                "password protected, skipped (save it without a password)".to_string()
+            }
+            SkipReason::Unsupported { detail } => {
+                format!("unsupported format ({detail}), skipped")
+            }
+            SkipReason::TooLarge { exceeded } => format!("too large: {}, skipped", exceeded.en()),
         }
     }
 
@@ -152,6 +171,15 @@ impl SkipReason {
                 format!("ingen läsbar arbetsbok ({detail}), hoppades över")
             }
             SkipReason::Corrupt => "trasig fil, hoppades över".to_string(),
+            SkipReason::PasswordProtected => {
+                "lösenordsskyddad, hoppades över (spara den utan lösenord)".to_string()
+            }
+            SkipReason::Unsupported { detail } => {
+                format!("format som inte stöds ({detail}), hoppades över")
+            }
+            SkipReason::TooLarge { exceeded } => {
+                format!("för stor: {}, hoppades över", exceeded.sv())
+            }
         }
     }
 }
@@ -182,6 +210,13 @@ pub enum Issue {
         sheet: String,
         detail: String,
     },
+    /// CSV lines an opening quote that is never closed joined into one record.
+    #[error("{} [rows {first_row}–{last_row}]: a quote that is never closed joins these lines into one record; they were not read", file.display())]
+    BrokenQuotes {
+        file: PathBuf,
+        first_row: u32,
+        last_row: u32,
+    },
 }
 
 fn location_en(at: &RowLocation, column: &str) -> String {
@@ -201,7 +236,9 @@ fn sheet_suffix(sheet: &Option<String>) -> String {
 impl Issue {
     pub fn severity(&self) -> Severity {
         match self {
-            Issue::RowRejected { .. } | Issue::SheetUnreadable { .. } => Severity::Error,
+            Issue::RowRejected { .. }
+            | Issue::SheetUnreadable { .. }
+            | Issue::BrokenQuotes { .. } => Severity::Error,
             Issue::FileSkipped { reason, .. } => match reason {
                 SkipReason::NotAnExportFormat => Severity::Note,
                 _ => Severity::Error,
@@ -217,7 +254,8 @@ impl Issue {
             | Issue::FileSkipped { file, .. }
             | Issue::DuplicateFile { file, .. }
             | Issue::UnknownSheet { file, .. }
-            | Issue::SheetUnreadable { file, .. } => file,
+            | Issue::SheetUnreadable { file, .. }
+            | Issue::BrokenQuotes { file, .. } => file,
         }
     }
 
@@ -252,6 +290,13 @@ impl Issue {
             Issue::SheetUnreadable { detail, .. } => {
                 format!("bladet kan inte läsas ({detail}), hoppades över")
             }
+            Issue::BrokenQuotes {
+                first_row,
+                last_row,
+                ..
+            } => format!(
+                "rad {first_row}–{last_row}: ett citattecken som aldrig avslutas slår ihop raderna till en, de lästes inte"
+            ),
         }
     }
 }

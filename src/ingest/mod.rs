@@ -7,22 +7,33 @@
 
 mod csv;
 mod excel;
+#[cfg(unix)]
+mod isolate;
 mod issue;
+mod limits;
 mod reexport;
 mod schema;
 mod sheet;
 mod value;
+#[cfg(unix)]
+mod wire;
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 pub use issue::{Issue, RejectReason, RowLocation, Severity, SkipReason, column_letters};
+pub use limits::{
+    ENV_MAX_FILE_MB, ENV_MAX_ROWS, ENV_MAX_UNZIPPED_MB, ENV_PARSE_MEMORY_MB, ENV_PARSE_TIMEOUT_S,
+    Exceeded, ReadLimits,
+};
 pub use schema::{norm as normalise_header, standard_datasets};
 
 use crate::model::{ColumnData, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Sym, Table};
@@ -37,17 +48,29 @@ pub struct IngestOptions {
     pub datasets: Vec<Arc<DatasetSpec>>,
     /// When set, a row whose `Stadsdel` is not listed is rejected.
     pub districts: Option<Vec<String>>,
+    /// What one file may cost (defaults raised by environment variables).
+    pub limits: ReadLimits,
 }
 
 impl IngestOptions {
-    /// Options for the standard datasets and no district list.
+    /// Options for the standard datasets, no district list and the limits of the
+    /// environment (`ReadLimits::from_env`).
     pub fn new(input_dir: impl Into<PathBuf>) -> IngestOptions {
         IngestOptions {
             input_dir: input_dir.into(),
             datasets: standard_datasets().into_iter().map(Arc::new).collect(),
             districts: None,
+            limits: ReadLimits::from_env(),
         }
     }
+}
+
+/// Called first thing in `main`: when this process was started as a reader process for
+/// one file, reads it, answers the parent and exits; otherwise lets `read_folder` parse
+/// each file in such a process (memory and time limited). Does nothing off Unix.
+pub fn enter() {
+    #[cfg(unix)]
+    isolate::enter();
 }
 
 /// Everything ingest found.
@@ -175,6 +198,8 @@ struct Listed {
     display: PathBuf,
     export_date: Option<Date>,
     mtime_nanos: u128,
+    /// Bytes on disk.
+    size: u64,
 }
 
 impl Listed {
@@ -189,6 +214,7 @@ impl Listed {
             display,
             export_date,
             mtime_nanos,
+            size: 0,
         }
     }
 
@@ -271,18 +297,30 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
             continue;
         }
         let display = shown_dir.join(&name);
-        listed.push(Listed::new(path, name, display, meta.modified().ok()));
+        let mut l = Listed::new(path, name, display, meta.modified().ok());
+        l.size = meta.len();
+        listed.push(l);
     }
     listed.sort_by(|a, b| a.newness().cmp(&b.newness()));
 
-    // Hash every export first: of byte-identical files only the newest is parsed.
-    let hashes: Vec<Option<Result<[u8; 32], String>>> = listed
+    // Hash every export first: of byte-identical files only the newest is parsed. A file
+    // over the size limit is neither hashed nor parsed.
+    let max_bytes = opts.limits.max_file_bytes;
+    let hashes: Vec<Option<Result<[u8; 32], SkipReason>>> = listed
         .par_iter()
         .map(|f| {
             is_export(&f.name).then(|| {
-                std::fs::read(&f.path)
-                    .map(|bytes| Sha256::digest(&bytes).into())
-                    .map_err(|e| e.to_string())
+                if f.size > max_bytes {
+                    return Err(SkipReason::TooLarge {
+                        exceeded: Exceeded::FileSize {
+                            bytes: f.size,
+                            limit: max_bytes,
+                        },
+                    });
+                }
+                hash_file(&f.path).map_err(|e| SkipReason::Io {
+                    detail: e.kind().to_string(),
+                })
             })
         })
         .collect();
@@ -304,21 +342,44 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
         .into_par_iter()
         .map(|i| {
             let f = &listed[i];
-            let io = |detail: String| Loaded::Skipped(SkipReason::Io { detail });
             match (&hashes[i], duplicate_of[i]) {
                 (None, _) => Loaded::Skipped(SkipReason::NotAnExportFormat),
-                (Some(Err(detail)), _) => io(detail.clone()),
+                (Some(Err(reason)), _) => Loaded::Skipped(reason.clone()),
                 (Some(Ok(_)), Some(of)) => Loaded::Duplicate { of },
-                (Some(Ok(_)), None) => match std::fs::read(&f.path) {
-                    Err(e) => io(e.to_string()),
-                    Ok(bytes) => {
-                        Loaded::Read(parse_file(&f.name, &f.display, &bytes, opts, &matcher))
-                    }
-                },
+                (Some(Ok(_)), None) => Loaded::Read(read_one(f, opts, &matcher)),
             }
         })
         .collect();
     Ok(assemble(listed, loaded, opts))
+}
+
+/// SHA-256 of a file, streamed (a large export is never held twice).
+fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Parses one listed file: in a reader process when `enter` enabled them, else here.
+fn read_one(f: &Listed, opts: &IngestOptions, matcher: &Matcher) -> Result<Parsed, SkipReason> {
+    #[cfg(unix)]
+    if let Some(exe) = isolate::child_for(&extension(&f.name)) {
+        return isolate::read_in_child(exe, &f.path, &f.name, &f.display, opts);
+    }
+    match std::fs::read(&f.path) {
+        Err(e) => Err(SkipReason::Io {
+            detail: e.kind().to_string(),
+        }),
+        Ok(bytes) => parse_bytes(&f.name, &f.display, &bytes, opts, matcher),
+    }
 }
 
 /// Reads one file given as bytes (for tests and for callers that already hold the bytes),
@@ -332,15 +393,36 @@ pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs
         None,
     );
     let loaded = if is_export(name) {
-        Loaded::Read(parse_file(name, &listed.display, bytes, opts, &matcher))
+        Loaded::Read(parse_bytes(name, &listed.display, bytes, opts, &matcher))
     } else {
         Loaded::Skipped(SkipReason::NotAnExportFormat)
     };
     assemble(vec![listed], vec![loaded], opts)
 }
 
-/// Parses one file's bytes, catching a panic of the spreadsheet reader.
-fn parse_file(
+thread_local! {
+    /// Set while this thread runs a spreadsheet reader whose panics are caught.
+    static IN_READER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that keeps quiet about panics of a spreadsheet reader
+/// (they are caught and reported as one line) and leaves every other panic to the
+/// previous hook.
+fn quiet_reader_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_READER.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Parses one file's bytes under the row and unpacked-size limits, catching a panic of
+/// the spreadsheet reader. Fails with the reason the file is skipped.
+fn parse_bytes(
     name: &str,
     display: &Path,
     bytes: &[u8],
@@ -353,18 +435,28 @@ fn parse_file(
         districts: opts.districts.as_deref(),
         file: display.to_path_buf(),
         out: FileContents::default(),
+        rows_seen: 0,
+        max_rows: opts.limits.max_rows,
     };
     let ext = extension(name);
     let is_text = matches!(ext.as_str(), "csv" | "txt");
+    quiet_reader_panics();
+    IN_READER.with(|r| r.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         if is_text {
             csv::read_csv(bytes, &mut ctx);
             Ok(())
         } else {
-            excel::read_workbook(bytes, &ext, &mut ctx)
+            excel::read_workbook(bytes, &ext, &opts.limits, &mut ctx)
         }
     }));
+    IN_READER.with(|r| r.set(false));
     match outcome {
+        Ok(Ok(())) if ctx.over_rows() => Err(SkipReason::TooLarge {
+            exceeded: Exceeded::Rows {
+                limit: opts.limits.max_rows,
+            },
+        }),
         Ok(Ok(())) => Ok(Parsed::from(ctx.out)),
         Ok(Err(reason)) => Err(reason),
         Err(_) => Err(SkipReason::Corrupt),

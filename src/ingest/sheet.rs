@@ -54,6 +54,16 @@ pub struct FileCtx<'o> {
     pub districts: Option<&'o [String]>,
     pub file: PathBuf,
     pub out: FileContents,
+    /// Data rows offered so far, all sheets together, and how many the file may have.
+    pub rows_seen: u64,
+    pub max_rows: u64,
+}
+
+impl FileCtx<'_> {
+    /// The file has more data rows than allowed: readers stop, the file is skipped.
+    pub fn over_rows(&self) -> bool {
+        self.rows_seen > self.max_rows
+    }
 }
 
 /// Header search state and row intake for one sheet.
@@ -154,6 +164,10 @@ impl SheetParser {
         let (Some(map), Some(part)) = (&self.map, &mut self.part) else {
             return;
         };
+        ctx.rows_seen += 1;
+        if ctx.over_rows() {
+            return;
+        }
         let spec = &ctx.datasets[map.dataset];
         let cells: Vec<Cell<'b>> = map
             .source
@@ -237,6 +251,20 @@ impl SheetParser {
         part.keys.push(key);
     }
 
+    /// Rejects CSV lines `first_row..=last_row` that an unclosed quote joined into one
+    /// record (after the header only; before it nothing is read anyway).
+    pub fn reject_lines(&mut self, ctx: &mut FileCtx, first_row: u32, last_row: u32) {
+        if self.part.is_none() {
+            return;
+        }
+        ctx.out.issues.push(Issue::BrokenQuotes {
+            file: ctx.file.clone(),
+            first_row,
+            last_row,
+        });
+        self.rejected += 1;
+    }
+
     /// Records the sheet (and its part, if any rows were kept) in the file's output.
     pub fn finish(self, ctx: &mut FileCtx) {
         let dataset = self
@@ -315,6 +343,8 @@ mod tests {
             districts: None,
             file: PathBuf::from("f.xlsx"),
             out: FileContents::default(),
+            rows_seen: 0,
+            max_rows: u64::MAX,
         };
         let header: Vec<(u32, String)> =
             ["Period", "Stadsdel", "HushallsID", "Belopp", "AntalBarn"]

@@ -93,14 +93,14 @@ pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectR
     }
     let quoted = || quote(&cell.display());
     match kind {
-        ColumnKind::Text => Ok(Value::Text(match cell {
+        ColumnKind::Text => Ok(Value::Text(withhold_pnr(match cell {
             Cell::Text(t) => Cow::Borrowed(t.trim()),
             // Codes such as Verksamhet 1810 may arrive as numbers.
             Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
                 Cow::Owned(format!("{}", *f as i64))
             }
             other => Cow::Owned(other.display()),
-        })),
+        }))),
         ColumnKind::Id => parse_id(cell).map(Value::Text).ok_or(RejectReason::BadId),
         ColumnKind::Number => parse_number(cell)
             .map(Value::Number)
@@ -132,6 +132,34 @@ pub fn quote(text: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// What a personnummer in free text (a comment, a category) is replaced by: text columns
+/// are shown in the workbooks, and no identity number may be.
+pub const PNR_WITHHELD: &str = "(personnummer borttaget)";
+
+/// Free text with every personnummer-like token replaced by `PNR_WITHHELD`.
+fn withhold_pnr(t: Cow<'_, str>) -> Cow<'_, str> {
+    // Fast path: a personnummer needs at least ten digits.
+    if t.bytes().filter(u8::is_ascii_digit).count() < 10 || !contains_pnr(&t) {
+        return t;
+    }
+    let is_tok = |c: char| c.is_ascii_digit() || c == '-' || c == '+';
+    let mut out = String::with_capacity(t.len());
+    let mut rest: &str = &t;
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !is_tok(c)).unwrap_or(rest.len());
+        let (tok, after) = rest.split_at(n);
+        out.push_str(if pnr_digits(tok).is_some() {
+            PNR_WITHHELD
+        } else {
+            tok
+        });
+        let m = after.find(is_tok).unwrap_or(after.len());
+        out.push_str(&after[..m]);
+        rest = &after[m..];
+    }
+    Cow::Owned(out)
 }
 
 fn contains_pnr(t: &str) -> bool {
@@ -421,10 +449,18 @@ pub fn pnr_digits(t: &str) -> Option<String> {
     Some(format!("{}{}", &date[date.len() - 6..], num))
 }
 
+static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Uses the run's key (the parent's) in a reader process, so that a personnummer hashes to
+/// the same value whichever process read it. Must come before the first hash; false if a
+/// different key was already in use.
+pub fn use_key(key: [u8; 32]) -> bool {
+    *KEY.get_or_init(|| key) == key
+}
+
 /// A per-process secret, so that hashes cannot be reversed by hashing all birth dates
 /// outside this run, and ids still compare equal within the run.
-fn key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+pub fn key() -> &'static [u8; 32] {
     KEY.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
         let mut k = [0u8; 32];
@@ -616,6 +652,28 @@ mod tests {
         assert_eq!(quote("12 3x4"), "12 3x4");
         assert_eq!(quote(&"x".repeat(50)).chars().count(), 41);
         assert!(!quote("kr 850101-1234").contains("850101"));
+    }
+
+    #[test]
+    fn personnummer_in_free_text_is_withheld() {
+        let t = parse(
+            ColumnKind::Text,
+            &Cell::Text(" ring 19850101-1234 eller 850101-1234, ärende 4711 "),
+        );
+        assert_eq!(
+            t,
+            Ok(Value::Text(
+                "ring (personnummer borttaget) eller (personnummer borttaget), ärende 4711".into()
+            ))
+        );
+        assert_eq!(
+            parse(ColumnKind::Text, &Cell::Float(198501011234.0)),
+            Ok(Value::Text(PNR_WITHHELD.into()))
+        );
+        assert_eq!(
+            parse(ColumnKind::Text, &Cell::Text("Kommun 001")),
+            Ok(Value::Text("Kommun 001".into()))
+        );
     }
 
     #[test]

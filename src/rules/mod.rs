@@ -40,6 +40,41 @@ impl Default for Limits {
     }
 }
 
+/// Environment variables that raise (or lower) the rule limits: a controller whose pack
+/// legitimately needs more never has to recompile.
+pub const ENV_RULE_MAX_OPERATIONS: &str = "UTFALL_RULE_MAX_OPERATIONS";
+pub const ENV_RULE_TIMEOUT_S: &str = "UTFALL_RULE_TIMEOUT_S";
+pub const ENV_RULE_MAX_SIZE: &str = "UTFALL_RULE_MAX_SIZE";
+
+impl Limits {
+    /// The defaults, with `UTFALL_RULE_MAX_OPERATIONS` (operations per call),
+    /// `UTFALL_RULE_TIMEOUT_S` (wall clock per call) and `UTFALL_RULE_MAX_SIZE` (characters
+    /// of a string, items of an array; maps get a tenth) taken from the environment when
+    /// they hold a positive whole number. Call depth stays fixed: deeper would risk the
+    /// native stack.
+    pub fn from_env() -> Limits {
+        let get = |name: &str| -> Option<u64> {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|n| *n > 0)
+        };
+        let mut l = Limits::default();
+        if let Some(n) = get(ENV_RULE_MAX_OPERATIONS) {
+            l.max_operations = n;
+        }
+        if let Some(n) = get(ENV_RULE_TIMEOUT_S) {
+            l.wall_clock = Duration::from_secs(n);
+        }
+        if let Some(n) = get(ENV_RULE_MAX_SIZE).and_then(|n| usize::try_from(n).ok()) {
+            l.max_string_size = n;
+            l.max_array_size = n;
+            l.max_map_size = (n / 10).max(1);
+        }
+        l
+    }
+}
+
 /// A rule that could not be compiled or failed while running.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message}")]
@@ -124,8 +159,9 @@ pub fn build_engine(limits: &Limits) -> Engine {
     engine.set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth);
     engine.set_max_modules(0);
     engine.on_progress(|ops| {
-        // Checking the clock on every operation would be costly; every 4096 is enough.
-        if ops % 4096 != 0 {
+        // Checking the clock on every operation would be costly; every 256 is enough even
+        // when each operation is a native call over a large table.
+        if ops % 256 != 0 {
             return None;
         }
         let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));

@@ -145,9 +145,26 @@ impl Case {
 
     /// Runs `utfall` with exactly these arguments (outputs still read from `out/`).
     pub fn run_raw<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
+        self.run_raw_env(args, &[])
+    }
+
+    /// `run` with environment variables set (the limits `UTFALL_*`).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let input = self.input_dir().display().to_string();
+        let rules = self.rules_dir().display().to_string();
+        full.extend(["--input".into(), input, "--rules".into(), rules]);
+        if args.first() == Some(&"run") {
+            full.extend(["--output".into(), self.output_dir().display().to_string()]);
+        }
+        self.run_raw_env(&full, env)
+    }
+
+    pub fn run_raw_env<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], env: &[(&str, &str)]) -> Run {
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_utfall"))
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(CRATE)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -185,8 +202,13 @@ impl Case {
         };
         let stderr = err_reader.join().unwrap();
         let stdout = out_reader.join().unwrap();
+        #[cfg(unix)]
+        let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+        #[cfg(not(unix))]
+        let signal = None;
         Run {
             code: status.code().unwrap_or(-1),
+            signal,
             stderr,
             stdout,
             elapsed: started.elapsed(),
@@ -206,6 +228,8 @@ impl Drop for Case {
 /// What one run did.
 pub struct Run {
     pub code: i32,
+    /// The signal that ended the process, if one did.
+    pub signal: Option<i32>,
     pub stderr: String,
     pub stdout: String,
     pub elapsed: Duration,

@@ -1,0 +1,816 @@
+//! Ingest, the reader process's wire format: the request (which file, the datasets, the id
+//! key) the parent writes to the child's stdin, and the parsed file (or why it was skipped)
+//! the child writes to its stdout. Compact little-endian binary, columns as flat runs; it
+//! goes through a pipe only, never to a log or a file. Decoding checks every length, so a
+//! cut-off answer is an error, never a panic.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use super::issue::{Issue, RejectReason, RowLocation, SkipReason};
+use super::limits::Exceeded;
+use super::sheet::{Part, PeriodKey};
+use super::{Parsed, SheetRecord};
+use crate::model::{ColumnData, ColumnKind, ColumnSpec, DatasetSpec, Date, Month, Sym};
+
+const MAGIC: &[u8; 8] = b"UTFALLW1";
+
+/// What the child is asked to read.
+pub struct Request {
+    pub key: [u8; 32],
+    pub path: PathBuf,
+    pub name: String,
+    pub display: PathBuf,
+    pub districts: Option<Vec<String>>,
+    pub datasets: Vec<Arc<DatasetSpec>>,
+    pub max_rows: u64,
+    pub max_unzipped_bytes: u64,
+}
+
+/// The answer was cut off or is not ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the reader process gave a malformed answer")]
+pub struct WireError;
+
+type Res<T> = Result<T, WireError>;
+
+// ------------------------------------------------------------------------------------------
+// Primitives
+
+#[derive(Default)]
+pub struct W(pub Vec<u8>);
+
+impl W {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.len(b.len());
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+    fn path(&mut self, p: &std::path::Path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            self.bytes(p.as_os_str().as_bytes());
+        }
+        #[cfg(not(unix))]
+        self.str(&p.to_string_lossy());
+    }
+    fn strs(&mut self, v: &[String]) {
+        self.len(v.len());
+        for s in v {
+            self.str(s);
+        }
+    }
+}
+
+pub struct R<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> R<'a> {
+    pub fn new(b: &'a [u8]) -> R<'a> {
+        R { b }
+    }
+    fn take(&mut self, n: usize) -> Res<&'a [u8]> {
+        if n > self.b.len() {
+            return Err(WireError);
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(head)
+    }
+    fn arr<const N: usize>(&mut self) -> Res<[u8; N]> {
+        self.take(N)?.try_into().map_err(|_| WireError)
+    }
+    fn u8(&mut self) -> Res<u8> {
+        Ok(self.arr::<1>()?[0])
+    }
+    fn u32(&mut self) -> Res<u32> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+    fn u64(&mut self) -> Res<u64> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+    fn i64(&mut self) -> Res<i64> {
+        Ok(i64::from_le_bytes(self.arr()?))
+    }
+    /// A count of items each at least `min_size` bytes long: never more than the bytes left
+    /// could hold, so a corrupt count cannot make us allocate.
+    fn len(&mut self, min_size: usize) -> Res<usize> {
+        let n = usize::try_from(self.u64()?).map_err(|_| WireError)?;
+        if n.saturating_mul(min_size.max(1)) > self.b.len() {
+            return Err(WireError);
+        }
+        Ok(n)
+    }
+    fn bytes(&mut self) -> Res<&'a [u8]> {
+        let n = self.len(1)?;
+        self.take(n)
+    }
+    fn str(&mut self) -> Res<String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| WireError)
+    }
+    fn opt_str(&mut self) -> Res<Option<String>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => self.str().map(Some),
+            _ => Err(WireError),
+        }
+    }
+    fn path(&mut self) -> Res<PathBuf> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            Ok(PathBuf::from(std::ffi::OsStr::from_bytes(self.bytes()?)))
+        }
+        #[cfg(not(unix))]
+        self.str().map(PathBuf::from)
+    }
+    fn strs(&mut self) -> Res<Vec<String>> {
+        let n = self.len(8)?;
+        (0..n).map(|_| self.str()).collect()
+    }
+    fn end(&self) -> Res<()> {
+        if self.b.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError)
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The request
+
+fn kind_code(k: ColumnKind) -> u8 {
+    match k {
+        ColumnKind::Text => 0,
+        ColumnKind::Id => 1,
+        ColumnKind::Number => 2,
+        ColumnKind::Integer => 3,
+        ColumnKind::Month => 4,
+        ColumnKind::Date => 5,
+        ColumnKind::YesNo => 6,
+    }
+}
+
+fn kind_of(c: u8) -> Res<ColumnKind> {
+    Ok(match c {
+        0 => ColumnKind::Text,
+        1 => ColumnKind::Id,
+        2 => ColumnKind::Number,
+        3 => ColumnKind::Integer,
+        4 => ColumnKind::Month,
+        5 => ColumnKind::Date,
+        6 => ColumnKind::YesNo,
+        _ => return Err(WireError),
+    })
+}
+
+pub fn encode_request(r: &Request) -> Vec<u8> {
+    let mut w = W::default();
+    w.0.extend_from_slice(MAGIC);
+    w.0.extend_from_slice(&r.key);
+    w.path(&r.path);
+    w.str(&r.name);
+    w.path(&r.display);
+    match &r.districts {
+        None => w.u8(0),
+        Some(d) => {
+            w.u8(1);
+            w.strs(d);
+        }
+    }
+    w.len(r.datasets.len());
+    for d in &r.datasets {
+        w.str(&d.name);
+        w.opt_str(d.replace_by.as_deref());
+        w.len(d.columns.len());
+        for c in &d.columns {
+            w.str(&c.name);
+            w.strs(&c.aliases);
+            w.u8(kind_code(c.kind));
+            w.u8(u8::from(c.required));
+        }
+    }
+    w.u64(r.max_rows);
+    w.u64(r.max_unzipped_bytes);
+    w.0
+}
+
+pub fn decode_request(b: &[u8]) -> Res<Request> {
+    let mut r = R::new(b);
+    if r.take(MAGIC.len())? != MAGIC {
+        return Err(WireError);
+    }
+    let key = r.arr::<32>()?;
+    let path = r.path()?;
+    let name = r.str()?;
+    let display = r.path()?;
+    let districts = match r.u8()? {
+        0 => None,
+        1 => Some(r.strs()?),
+        _ => return Err(WireError),
+    };
+    let n = r.len(8)?;
+    let mut datasets = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = r.str()?;
+        let replace_by = r.opt_str()?;
+        let m = r.len(8)?;
+        let mut columns = Vec::with_capacity(m);
+        for _ in 0..m {
+            columns.push(ColumnSpec {
+                name: r.str()?,
+                aliases: r.strs()?,
+                kind: kind_of(r.u8()?)?,
+                required: r.u8()? != 0,
+            });
+        }
+        datasets.push(Arc::new(DatasetSpec {
+            name,
+            columns,
+            replace_by,
+        }));
+    }
+    let max_rows = r.u64()?;
+    let max_unzipped_bytes = r.u64()?;
+    r.end()?;
+    Ok(Request {
+        key,
+        path,
+        name,
+        display,
+        districts,
+        datasets,
+        max_rows,
+        max_unzipped_bytes,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// The answer
+
+const NONE_U32: u32 = u32::MAX;
+
+fn month_code(m: Option<Month>) -> u32 {
+    m.map_or(NONE_U32, |m| m.ordinal() as u32)
+}
+
+fn month_of(c: u32) -> Option<Month> {
+    (c != NONE_U32).then(|| Month::from_ordinal(c as i32))
+}
+
+fn encode_column(w: &mut W, c: &ColumnData) {
+    match c {
+        ColumnData::Text(v) => {
+            w.u8(0);
+            w.len(v.len());
+            for s in v {
+                w.u32(s.map_or(NONE_U32, |s| s.0));
+            }
+        }
+        ColumnData::Number(v) => {
+            w.u8(1);
+            w.len(v.len());
+            for n in v {
+                match n {
+                    None => w.u8(0),
+                    Some(d) => {
+                        w.u8(1);
+                        w.0.extend_from_slice(&d.serialize());
+                    }
+                }
+            }
+        }
+        ColumnData::Integer(v) => {
+            w.u8(2);
+            w.len(v.len());
+            for n in v {
+                match n {
+                    None => w.u8(0),
+                    Some(i) => {
+                        w.u8(1);
+                        w.i64(*i);
+                    }
+                }
+            }
+        }
+        ColumnData::Month(v) => {
+            w.u8(3);
+            w.len(v.len());
+            for m in v {
+                w.u32(month_code(*m));
+            }
+        }
+        ColumnData::Date(v) => {
+            w.u8(4);
+            w.len(v.len());
+            for d in v {
+                w.u32(d.map_or(NONE_U32, |d| {
+                    ((d.year as u32) << 9) | (u32::from(d.month) << 5) | u32::from(d.day)
+                }));
+            }
+        }
+        ColumnData::Bool(v) => {
+            w.u8(5);
+            w.len(v.len());
+            for b in v {
+                w.u8(match b {
+                    None => 2,
+                    Some(true) => 1,
+                    Some(false) => 0,
+                });
+            }
+        }
+    }
+}
+
+fn date_of_code(c: u32) -> Option<Date> {
+    Date::new((c >> 9) as i32, (c >> 5) & 0xf, c & 0x1f)
+}
+
+fn decode_column(r: &mut R) -> Res<ColumnData> {
+    Ok(match r.u8()? {
+        0 => {
+            let n = r.len(4)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let c = r.u32()?;
+                v.push((c != NONE_U32).then_some(Sym(c)));
+            }
+            ColumnData::Text(v)
+        }
+        1 => {
+            let n = r.len(1)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(match r.u8()? {
+                    0 => None,
+                    _ => Some(Decimal::deserialize(r.arr::<16>()?)),
+                });
+            }
+            ColumnData::Number(v)
+        }
+        2 => {
+            let n = r.len(1)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(match r.u8()? {
+                    0 => None,
+                    _ => Some(r.i64()?),
+                });
+            }
+            ColumnData::Integer(v)
+        }
+        3 => {
+            let n = r.len(4)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(month_of(r.u32()?));
+            }
+            ColumnData::Month(v)
+        }
+        4 => {
+            let n = r.len(4)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let c = r.u32()?;
+                v.push(if c == NONE_U32 {
+                    None
+                } else {
+                    Some(date_of_code(c).ok_or(WireError)?)
+                });
+            }
+            ColumnData::Date(v)
+        }
+        5 => {
+            let n = r.len(1)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(match r.u8()? {
+                    0 => Some(false),
+                    1 => Some(true),
+                    _ => None,
+                });
+            }
+            ColumnData::Bool(v)
+        }
+        _ => return Err(WireError),
+    })
+}
+
+fn encode_exceeded(w: &mut W, e: &Exceeded) {
+    match e {
+        Exceeded::FileSize { bytes, limit } => {
+            w.u8(0);
+            w.u64(*bytes);
+            w.u64(*limit);
+        }
+        Exceeded::Rows { limit } => {
+            w.u8(1);
+            w.u64(*limit);
+        }
+        Exceeded::Unzipped { bytes, limit } => {
+            w.u8(2);
+            w.u64(*bytes);
+            w.u64(*limit);
+        }
+        Exceeded::Memory { limit_mb } => {
+            w.u8(3);
+            w.u64(*limit_mb);
+        }
+        Exceeded::Time { seconds } => {
+            w.u8(4);
+            w.u64(*seconds);
+        }
+    }
+}
+
+fn decode_exceeded(r: &mut R) -> Res<Exceeded> {
+    Ok(match r.u8()? {
+        0 => Exceeded::FileSize {
+            bytes: r.u64()?,
+            limit: r.u64()?,
+        },
+        1 => Exceeded::Rows { limit: r.u64()? },
+        2 => Exceeded::Unzipped {
+            bytes: r.u64()?,
+            limit: r.u64()?,
+        },
+        3 => Exceeded::Memory { limit_mb: r.u64()? },
+        4 => Exceeded::Time { seconds: r.u64()? },
+        _ => return Err(WireError),
+    })
+}
+
+fn encode_skip(w: &mut W, s: &SkipReason) {
+    match s {
+        SkipReason::NotAnExportFormat => w.u8(0),
+        SkipReason::Io { detail } => {
+            w.u8(1);
+            w.str(detail);
+        }
+        SkipReason::Unreadable { detail } => {
+            w.u8(2);
+            w.str(detail);
+        }
+        SkipReason::Corrupt => w.u8(3),
+        SkipReason::PasswordProtected => w.u8(4),
+        SkipReason::Unsupported { detail } => {
+            w.u8(5);
+            w.str(detail);
+        }
+        SkipReason::TooLarge { exceeded } => {
+            w.u8(6);
+            encode_exceeded(w, exceeded);
+        }
+    }
+}
+
+fn decode_skip(r: &mut R) -> Res<SkipReason> {
+    Ok(match r.u8()? {
+        0 => SkipReason::NotAnExportFormat,
+        1 => SkipReason::Io { detail: r.str()? },
+        2 => SkipReason::Unreadable { detail: r.str()? },
+        3 => SkipReason::Corrupt,
+        4 => SkipReason::PasswordProtected,
+        5 => SkipReason::Unsupported { detail: r.str()? },
+        6 => SkipReason::TooLarge {
+            exceeded: decode_exceeded(r)?,
+        },
+        _ => return Err(WireError),
+    })
+}
+
+fn encode_reject(w: &mut W, x: &RejectReason) {
+    let (code, text) = match x {
+        RejectReason::Missing => (0, None),
+        RejectReason::NotANumber { text } => (1, Some(text)),
+        RejectReason::NotAnInteger { text } => (2, Some(text)),
+        RejectReason::NotAMonth { text } => (3, Some(text)),
+        RejectReason::NotADate { text } => (4, Some(text)),
+        RejectReason::NotYesNo { text } => (5, Some(text)),
+        RejectReason::BadId => (6, None),
+        RejectReason::CellError { error } => (7, Some(error)),
+        RejectReason::UnknownDistrict { text } => (8, Some(text)),
+    };
+    w.u8(code);
+    if let Some(t) = text {
+        w.str(t);
+    }
+}
+
+fn decode_reject(r: &mut R) -> Res<RejectReason> {
+    Ok(match r.u8()? {
+        0 => RejectReason::Missing,
+        1 => RejectReason::NotANumber { text: r.str()? },
+        2 => RejectReason::NotAnInteger { text: r.str()? },
+        3 => RejectReason::NotAMonth { text: r.str()? },
+        4 => RejectReason::NotADate { text: r.str()? },
+        5 => RejectReason::NotYesNo { text: r.str()? },
+        6 => RejectReason::BadId,
+        7 => RejectReason::CellError { error: r.str()? },
+        8 => RejectReason::UnknownDistrict { text: r.str()? },
+        _ => return Err(WireError),
+    })
+}
+
+fn encode_issue(w: &mut W, i: &Issue) {
+    match i {
+        Issue::RowRejected {
+            file,
+            at,
+            column,
+            reason,
+        } => {
+            w.u8(0);
+            w.path(file);
+            match at {
+                RowLocation::Cell { sheet, col, row } => {
+                    w.u8(0);
+                    w.str(sheet);
+                    w.u32(*col);
+                    w.u32(*row);
+                }
+                RowLocation::Csv { row } => {
+                    w.u8(1);
+                    w.u32(*row);
+                }
+            }
+            w.str(column);
+            encode_reject(w, reason);
+        }
+        Issue::FileSkipped { file, reason } => {
+            w.u8(1);
+            w.path(file);
+            encode_skip(w, reason);
+        }
+        Issue::DuplicateFile { file, of } => {
+            w.u8(2);
+            w.path(file);
+            w.path(of);
+        }
+        Issue::UnknownSheet { file, sheet } => {
+            w.u8(3);
+            w.path(file);
+            w.opt_str(sheet.as_deref());
+        }
+        Issue::SheetUnreadable {
+            file,
+            sheet,
+            detail,
+        } => {
+            w.u8(4);
+            w.path(file);
+            w.str(sheet);
+            w.str(detail);
+        }
+        Issue::BrokenQuotes {
+            file,
+            first_row,
+            last_row,
+        } => {
+            w.u8(5);
+            w.path(file);
+            w.u32(*first_row);
+            w.u32(*last_row);
+        }
+    }
+}
+
+fn decode_issue(r: &mut R) -> Res<Issue> {
+    Ok(match r.u8()? {
+        0 => {
+            let file = r.path()?;
+            let at = match r.u8()? {
+                0 => RowLocation::Cell {
+                    sheet: r.str()?,
+                    col: r.u32()?,
+                    row: r.u32()?,
+                },
+                1 => RowLocation::Csv { row: r.u32()? },
+                _ => return Err(WireError),
+            };
+            Issue::RowRejected {
+                file,
+                at,
+                column: r.str()?,
+                reason: decode_reject(r)?,
+            }
+        }
+        1 => Issue::FileSkipped {
+            file: r.path()?,
+            reason: decode_skip(r)?,
+        },
+        2 => Issue::DuplicateFile {
+            file: r.path()?,
+            of: r.path()?,
+        },
+        3 => Issue::UnknownSheet {
+            file: r.path()?,
+            sheet: r.opt_str()?,
+        },
+        4 => Issue::SheetUnreadable {
+            file: r.path()?,
+            sheet: r.str()?,
+            detail: r.str()?,
+        },
+        5 => Issue::BrokenQuotes {
+            file: r.path()?,
+            first_row: r.u32()?,
+            last_row: r.u32()?,
+        },
+        _ => return Err(WireError),
+    })
+}
+
+fn encode_part(w: &mut W, p: &Part) {
+    w.len(p.dataset);
+    w.len(p.columns.len());
+    for c in &p.columns {
+        encode_column(w, c);
+    }
+    w.len(p.rows.len());
+    for r in &p.rows {
+        w.u32(*r);
+    }
+    w.len(p.keys.len());
+    for k in &p.keys {
+        match k {
+            None => w.u8(0),
+            Some(PeriodKey::Month(m)) => {
+                w.u8(1);
+                w.u32(month_code(Some(*m)));
+            }
+            Some(PeriodKey::Year(y)) => {
+                w.u8(2);
+                w.u32(*y as u32);
+            }
+        }
+    }
+}
+
+fn decode_part(r: &mut R) -> Res<Part> {
+    let dataset = usize::try_from(r.u64()?).map_err(|_| WireError)?;
+    let n = r.len(9)?;
+    let columns = (0..n).map(|_| decode_column(r)).collect::<Res<Vec<_>>>()?;
+    let n = r.len(4)?;
+    let rows = (0..n).map(|_| r.u32()).collect::<Res<Vec<_>>>()?;
+    let n = r.len(1)?;
+    let mut keys = Vec::with_capacity(n);
+    for _ in 0..n {
+        keys.push(match r.u8()? {
+            0 => None,
+            1 => Some(PeriodKey::Month(month_of(r.u32()?).ok_or(WireError)?)),
+            2 => Some(PeriodKey::Year(r.u32()? as i32)),
+            _ => return Err(WireError),
+        });
+    }
+    if keys.len() != rows.len() || columns.iter().any(|c| c.len() != rows.len()) {
+        return Err(WireError);
+    }
+    Ok(Part {
+        dataset,
+        columns,
+        rows,
+        keys,
+    })
+}
+
+fn encode_sheet(w: &mut W, s: &SheetRecord) {
+    w.opt_str(s.sheet.as_deref());
+    w.opt_str(s.dataset.as_deref());
+    w.len(s.rows);
+    w.len(s.rejected);
+    w.len(s.months.len());
+    for m in &s.months {
+        w.u32(month_code(Some(*m)));
+    }
+}
+
+fn decode_sheet(r: &mut R) -> Res<SheetRecord> {
+    let sheet = r.opt_str()?;
+    let dataset = r.opt_str()?;
+    let rows = usize::try_from(r.u64()?).map_err(|_| WireError)?;
+    let rejected = usize::try_from(r.u64()?).map_err(|_| WireError)?;
+    let n = r.len(4)?;
+    let months = (0..n)
+        .map(|_| r.u32().and_then(|c| month_of(c).ok_or(WireError)))
+        .collect::<Res<Vec<_>>>()?;
+    Ok(SheetRecord {
+        sheet,
+        dataset,
+        rows,
+        rejected,
+        months,
+    })
+}
+
+pub fn encode_answer(a: &Result<Parsed, SkipReason>) -> Vec<u8> {
+    let mut w = W::default();
+    w.0.extend_from_slice(MAGIC);
+    match a {
+        Err(reason) => {
+            w.u8(0);
+            encode_skip(&mut w, reason);
+        }
+        Ok(p) => {
+            w.u8(1);
+            w.str(&p.text);
+            w.len(p.ends.len());
+            for e in &p.ends {
+                w.len(*e);
+            }
+            w.len(p.parts.len());
+            for part in &p.parts {
+                encode_part(&mut w, part);
+            }
+            w.len(p.sheets.len());
+            for s in &p.sheets {
+                encode_sheet(&mut w, s);
+            }
+            w.len(p.issues.len());
+            for i in &p.issues {
+                encode_issue(&mut w, i);
+            }
+        }
+    }
+    w.0
+}
+
+pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
+    let mut r = R::new(b);
+    if r.take(MAGIC.len())? != MAGIC {
+        return Err(WireError);
+    }
+    let answer = match r.u8()? {
+        0 => Err(decode_skip(&mut r)?),
+        1 => {
+            let text = r.str()?;
+            let n = r.len(8)?;
+            let mut ends = Vec::with_capacity(n);
+            let mut last = 0;
+            for _ in 0..n {
+                let e = usize::try_from(r.u64()?).map_err(|_| WireError)?;
+                // `Parsed::strings` slices `text` by these: they must be char boundaries
+                // in order.
+                if e < last || !text.is_char_boundary(e) {
+                    return Err(WireError);
+                }
+                last = e;
+                ends.push(e);
+            }
+            let n = r.len(8)?;
+            let parts = (0..n)
+                .map(|_| decode_part(&mut r))
+                .collect::<Res<Vec<_>>>()?;
+            let n = r.len(8)?;
+            let sheets = (0..n)
+                .map(|_| decode_sheet(&mut r))
+                .collect::<Res<Vec<_>>>()?;
+            let n = r.len(2)?;
+            let issues = (0..n)
+                .map(|_| decode_issue(&mut r))
+                .collect::<Res<Vec<_>>>()?;
+            Ok(Parsed {
+                text,
+                ends,
+                parts,
+                sheets,
+                issues,
+            })
+        }
+        _ => return Err(WireError),
+    };
+    r.end()?;
+    Ok(answer)
+}
