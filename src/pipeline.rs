@@ -53,8 +53,12 @@ pub enum FatalError {
     Send(#[from] SendError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+    #[error(transparent)]
+    Explain(#[from] crate::authoring::explain::ExplainError),
+    #[error("{}: no rule tests (a folder per test holding its exports and forvantat.csv)", dir.display())]
+    NoRuleTests { dir: PathBuf },
     #[error(
-        "the rule pack is broken ({errors} error(s), the first: {first}); nothing written, the last report is kept"
+        "the rule pack is broken ({errors} error(s), the first: {first}): the last report is kept"
     )]
     BrokenPack { errors: usize, first: String },
 }
@@ -119,13 +123,60 @@ pub fn execute(task: &Task) -> Result<bool, FatalError> {
             let sent = email::send(&send)?;
             Ok(summary.problems || sent.failed > 0)
         }
-        Task::Check(config) => Ok(run(config)?.problems),
+        Task::Check(config) => check(config),
+        Task::Explain {
+            config,
+            indicator,
+            district,
+        } => explain(config, indicator, district.as_deref()),
+        Task::Test { rules_dir } => {
+            let tests = crate::authoring::ruletest::run_tests(rules_dir)?;
+            print!("{}", tests.text());
+            Ok(tests.failed() > 0)
+        }
         Task::Watch { config, watch } => {
             watch::watch(config, watch)?;
             Ok(false)
         }
         Task::Send(send) => Ok(email::send(send)?.failed > 0),
     }
+}
+
+/// `utfall check`: every stage up to evaluation, then the Swedish overview on stdout.
+/// Diagnostics go to stderr as in `run`.
+fn check(config: &Config) -> Result<bool, FatalError> {
+    let log = Log::new(config.quiet);
+    let pack = load_pack(&config.rules_dir)?;
+    let session = read_inputs(&config.input_dir, &pack, &log)?;
+    let period = session.period(config.period, &config.input_dir)?;
+    let ingest_issues = report_ingest(&log, &session.record);
+    let outcome = evaluate_period(&pack, &session, period);
+    for e in all_rule_errors(&pack, &outcome) {
+        log.error(&format!("error: {}", e.with_caret()));
+    }
+    let overview = crate::authoring::check::overview(&pack, &session, period, &outcome);
+    print!("{}", overview.text);
+    Ok(overview.problems || ingest_issues.errors > 0)
+}
+
+/// `utfall explain`: one figure, how it was reached, on stdout. `Ok(true)` when its rule
+/// failed.
+fn explain(config: &Config, indicator: &str, district: Option<&str>) -> Result<bool, FatalError> {
+    let log = Log::new(true);
+    let pack = load_pack(&config.rules_dir)?;
+    // Unknown names are told before the exports are read.
+    crate::authoring::explain::find_indicator(&pack.specs, indicator)?;
+    let session = read_inputs(&config.input_dir, &pack, &log)?;
+    let period = session.period(config.period, &config.input_dir)?;
+    let outcome = evaluate_period(&pack, &session, period);
+    let request = crate::authoring::explain::ExplainRequest {
+        indicator: indicator.to_string(),
+        district: district.map(str::to_string),
+    };
+    let explanation =
+        crate::authoring::explain::explain(&pack, &session, period, &outcome, &request)?;
+    print!("{}", explanation.text);
+    Ok(explanation.failed)
 }
 
 /// Stage 2: the compiled rule pack and its declarations (report settings, indicators,

@@ -561,7 +561,14 @@ impl Underlag {
     /// The newest non-missing manual outcome for the period and this scope.
     fn manual(&self, names: &[&str]) -> Dynamic {
         note_read("manuella_utfall");
-        let Some(t) = self.data.tables.get("manuella_utfall") else {
+        let Some(t) = self
+            .data
+            .tables
+            .get("manuella_utfall")
+            .filter(|t| !t.is_empty())
+        else {
+            // Nothing reported by hand at all: the figure is missing for want of the file.
+            note_missing("manuella_utfall");
             return Dynamic::UNIT;
         };
         let (Some(ind), Some(per), Some(val)) =
