@@ -40,3 +40,6 @@ mod email;
 
 #[path = "cli/watch.rs"]
 mod watch;
+
+#[path = "cli/authoring.rs"]
+mod authoring;
