@@ -131,6 +131,10 @@ pub fn execute(task: &Task) -> Result<bool, FatalError> {
         } => explain(config, indicator, district.as_deref()),
         Task::Test { rules_dir } => {
             let tests = crate::authoring::ruletest::run_tests(rules_dir)?;
+            // The pack's own errors once, with their caret; the tests they break say so.
+            for e in &tests.pack_errors {
+                eprintln!("error: {}", e.with_caret());
+            }
             print!("{}", tests.text());
             Ok(tests.failed() > 0)
         }
@@ -362,13 +366,15 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
     let log = Log::new(config.quiet);
     log.stage("loading rules");
     let pack = load_pack(&config.rules_dir)?;
-    if broken == BrokenPack::KeepPrevious && pack.is_broken() {
+    if broken == BrokenPack::KeepPrevious
+        && let Some(first) = pack.errors.first()
+    {
         for e in &pack.errors {
             log.error(&format!("error: {}", e.with_caret()));
         }
         return Err(FatalError::BrokenPack {
             errors: pack.errors.len(),
-            first: pack.errors[0].to_string(),
+            first: first.to_string(),
         });
     }
 

@@ -208,13 +208,22 @@ pub fn explain(
             }
             counted = counted_from_comment(&lines, src.first_line);
         }
-        None => {
-            let _ = writeln!(
-                s,
-                "\nRegel: funktionen {}() finns inte i regelpaketet",
-                spec.function
-            );
-        }
+        None => match pack.pack.file_mentioning(&spec.function) {
+            Some(f) => {
+                let _ = writeln!(
+                    s,
+                    "\nRegel: funktionen {}() står i {}, som inte kan kompileras (se Status)",
+                    spec.function, pack.pack.files[f].display
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "\nRegel: funktionen {}() finns inte i regelpaketet",
+                    spec.function
+                );
+            }
+        },
     }
 
     let Some(result) = eval.result(index, district) else {
@@ -385,6 +394,7 @@ fn write_target(
         .and_then(|t| t.get(id))
         .and_then(|by_year| by_year.get(&year));
     let why = match (year_targets, district) {
+        (None, _) if pack.targets.is_err() => "mal() kunde inte läsas (se Status)".to_string(),
         (None, _) => format!("ingen målsättning för {year} i mal()"),
         (Some(t), Some(d)) if t.districts.contains_key(d) => {
             format!("stadsdelens eget årsmål ({d})")

@@ -181,6 +181,8 @@ pub struct TestResult {
 #[derive(Debug)]
 pub struct TestRun {
     pub results: Vec<TestResult>,
+    /// Compile and declaration errors of the pack (its tests show `fel` for them).
+    pub pack_errors: Vec<crate::rules::RuleError>,
 }
 
 impl TestRun {
@@ -243,7 +245,10 @@ pub fn run_tests(rules_dir: &Path) -> Result<TestRun, FatalError> {
     }
     let pack = load_pack(rules_dir)?;
     let results = folders.iter().map(|dir| run_one(&pack, dir)).collect();
-    Ok(TestRun { results })
+    Ok(TestRun {
+        results,
+        pack_errors: pack.errors.clone(),
+    })
 }
 
 /// A temp folder removed when dropped.
@@ -472,6 +477,7 @@ mod tests {
                     failures: vec!["x: expected 1, got 2".into()],
                 },
             ],
+            pack_errors: Vec::new(),
         };
         let text = run.text();
         assert!(text.contains("ok  a: 2 checks\n"), "{text}");
