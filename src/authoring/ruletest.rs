@@ -382,14 +382,11 @@ fn check_one(
     let mut wrong = Vec::new();
     match &x.value {
         None => {}
-        Some(Expected::Missing) => {
-            if r.current.value.is_some() {
-                wrong.push(format!(
-                    "value: expected saknas, got {}",
-                    sv_optional(r.current.value)
-                ));
-            }
-        }
+        Some(Expected::Missing) if r.current.value.is_none() => {}
+        Some(Expected::Missing) => wrong.push(format!(
+            "value: expected saknas, got {}",
+            sv_optional(r.current.value)
+        )),
         Some(Expected::Number { value, decimals }) => {
             let got = r.current.value.map(|v| round_half_away(v, *decimals));
             if got != Some(*value) {
