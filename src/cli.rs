@@ -40,13 +40,37 @@ pub enum Command {
         #[command(flatten)]
         delivery: DeliveryFlags,
     },
-    /// Read and validate the exports and the rules; write nothing.
+    /// Read and validate the exports and the rules and print an overview (in Swedish) of
+    /// what was found; write nothing.
     Check {
         #[command(flatten)]
         folders: Folders,
         /// Report period to validate the rules for (default: the latest month).
         #[arg(long)]
         period: Option<String>,
+    },
+    /// Show how one indicator's figure was reached: its rule, numerator and denominator,
+    /// the files and months it read, the target and why the status is what it is.
+    Explain {
+        /// The indicator's id (andel_barn) or its Swedish name.
+        indicator: String,
+        /// The district (default: the total).
+        #[arg(long)]
+        district: Option<String>,
+        /// Report period (default: the latest month in utbetalningar).
+        #[arg(long)]
+        period: Option<String>,
+        #[command(flatten)]
+        folders: Folders,
+    },
+    /// Run the rule pack's own tests (rules/tester/<namn>/ with exports and forvantat.csv).
+    Test {
+        /// Folder holding the Rhai rule pack and its tester/ folder.
+        #[arg(long, default_value = "rules")]
+        rules: PathBuf,
+        /// Accepted for symmetry with the other commands; each test carries its exports.
+        #[arg(long, hide = true)]
+        input: Option<PathBuf>,
     },
     /// Run once, then again whenever an export or a rule file is added, changed or removed.
     Watch {
@@ -180,6 +204,16 @@ pub enum Task {
         send: Option<SendConfig>,
     },
     Check(Config),
+    /// `explain`: one indicator (id or name) for one district (`None` = the total).
+    Explain {
+        config: Config,
+        indicator: String,
+        district: Option<String>,
+    },
+    /// `test`: the rule tests of the pack in this folder.
+    Test {
+        rules_dir: PathBuf,
+    },
     Watch {
         config: Config,
         watch: WatchConfig,
@@ -233,6 +267,22 @@ impl Cli {
                 Ok(Task::Run { config, send })
             }
             Command::Check { folders, period } => Ok(Task::Check(config(folders, None, period)?)),
+            Command::Explain {
+                indicator,
+                district,
+                period,
+                folders,
+            } => Ok(Task::Explain {
+                config: config(folders, None, period)?,
+                indicator,
+                district,
+            }),
+            Command::Test { rules, input: _ } => {
+                if !rules.is_dir() {
+                    return Err(ConfigError::RulesNotAFolder { path: rules });
+                }
+                Ok(Task::Test { rules_dir: rules })
+            }
             Command::Watch {
                 folders,
                 output,

@@ -4,6 +4,7 @@
 //! rule pack) → `evaluate` (indicators, targets, fulfilment) → `report` (format-neutral
 //! tables) → `render` (xlsx, JSON) → `deliver` (atomic writes).
 
+pub mod authoring;
 pub mod cli;
 pub mod deliver;
 pub mod evaluate;

@@ -14,13 +14,17 @@ use crate::cli::{Config, ConfigError, Task};
 use crate::deliver::email::{self, SendError};
 use crate::deliver::watch::{self, WatchError};
 use crate::deliver::{WriteError, file_name_part, write_atomic};
-use crate::evaluate::prepare::{PAYMENTS, prepare};
+use crate::evaluate::prepare::{PAYMENTS, Prepared, prepare};
 use crate::evaluate::{EvalOutcome, evaluate};
-use crate::ingest::{self, FileOutcome, IngestOptions, Inputs, Severity};
+use crate::ingest::{
+    self, FileOutcome, FileRecord, IngestOptions, Inputs, Issue, Replacement, Severity,
+};
 use crate::model::{Month, Period};
 use crate::render::{RenderError, render_json, render_workbook};
 use crate::report::{self, ControlData, ControlFile, ControlIssue, Scope};
-use crate::rules::pack::{indicators, report_settings, targets};
+use crate::rules::pack::{
+    IndicatorSpec, ReportSettings, Targets, indicators, report_settings, targets,
+};
 use crate::rules::{Limits, PackError, RuleError, RulePack};
 
 /// Nothing could be produced (exit code 2).
@@ -49,6 +53,14 @@ pub enum FatalError {
     Send(#[from] SendError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+    #[error(transparent)]
+    Explain(#[from] crate::authoring::explain::ExplainError),
+    #[error("{}: no rule tests (a folder per test holding its exports and forvantat.csv)", dir.display())]
+    NoRuleTests { dir: PathBuf },
+    #[error(
+        "the rule pack is broken ({errors} error(s), the first: {first}): the last report is kept"
+    )]
+    BrokenPack { errors: usize, first: String },
 }
 
 /// What a finished run did.
@@ -62,14 +74,14 @@ pub struct RunSummary {
 
 /// Messages to stderr: progress only on a terminal, everything off with `--quiet` but
 /// errors.
-struct Log {
+pub struct Log {
     quiet: bool,
     progress: bool,
     started: Instant,
 }
 
 impl Log {
-    fn new(quiet: bool) -> Log {
+    pub fn new(quiet: bool) -> Log {
         Log {
             quiet,
             progress: !quiet && std::io::stderr().is_terminal(),
@@ -77,19 +89,19 @@ impl Log {
         }
     }
 
-    fn stage(&self, what: &str) {
+    pub fn stage(&self, what: &str) {
         if self.progress {
             eprintln!("[{:>6.2}s] {what}", self.started.elapsed().as_secs_f64());
         }
     }
 
-    fn info(&self, what: &str) {
+    pub fn info(&self, what: &str) {
         if !self.quiet {
             eprintln!("{what}");
         }
     }
 
-    fn error(&self, what: &str) {
+    pub fn error(&self, what: &str) {
         eprintln!("{what}");
     }
 }
@@ -111,7 +123,21 @@ pub fn execute(task: &Task) -> Result<bool, FatalError> {
             let sent = email::send(&send)?;
             Ok(summary.problems || sent.failed > 0)
         }
-        Task::Check(config) => Ok(run(config)?.problems),
+        Task::Check(config) => check(config),
+        Task::Explain {
+            config,
+            indicator,
+            district,
+        } => explain(config, indicator, district.as_deref()),
+        Task::Test { rules_dir } => {
+            let tests = crate::authoring::ruletest::run_tests(rules_dir)?;
+            // The pack's own errors once, with their caret; the tests they break say so.
+            for e in &tests.pack_errors {
+                eprintln!("error: {}", e.with_caret());
+            }
+            print!("{}", tests.text());
+            Ok(tests.failed() > 0)
+        }
         Task::Watch { config, watch } => {
             watch::watch(config, watch)?;
             Ok(false)
@@ -120,59 +146,246 @@ pub fn execute(task: &Task) -> Result<bool, FatalError> {
     }
 }
 
-/// Runs `utfall run` (or `check` when the config has no output folder).
-pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
+/// `utfall check`: every stage up to evaluation, then the Swedish overview on stdout.
+/// Diagnostics go to stderr as in `run`.
+fn check(config: &Config) -> Result<bool, FatalError> {
     let log = Log::new(config.quiet);
-    log.stage("loading rules");
-    let pack = RulePack::load(&config.rules_dir, Limits::from_env())?;
-    let mut rule_errors: Vec<RuleError> = pack.errors.clone();
-    let (settings, settings_error) = report_settings(&pack);
-    rule_errors.extend(settings_error);
+    let pack = load_pack(&config.rules_dir)?;
+    let session = read_inputs(&config.input_dir, &pack, &log)?;
+    let period = session.period(config.period, &config.input_dir)?;
+    let ingest_issues = report_ingest(&log, &session.record);
+    let outcome = evaluate_period(&pack, &session, period);
+    for e in all_rule_errors(&pack, &outcome) {
+        log.error(&format!("error: {}", e.with_caret()));
+    }
+    let overview = crate::authoring::check::overview(&pack, &session, period, &outcome);
+    print!("{}", overview.text);
+    Ok(overview.problems || ingest_issues.errors > 0)
+}
 
-    log.stage("reading exports");
-    let mut options = IngestOptions::new(&config.input_dir);
-    options.districts = settings.districts.clone();
+/// `utfall explain`: one figure, how it was reached, on stdout. `Ok(true)` when its rule
+/// failed.
+fn explain(config: &Config, indicator: &str, district: Option<&str>) -> Result<bool, FatalError> {
+    let log = Log::new(true);
+    let pack = load_pack(&config.rules_dir)?;
+    // Unknown names are told before the exports are read.
+    crate::authoring::explain::find_indicator(&pack.specs, indicator)?;
+    let session = read_inputs(&config.input_dir, &pack, &log)?;
+    let period = session.period(config.period, &config.input_dir)?;
+    let outcome = evaluate_period(&pack, &session, period);
+    let request = crate::authoring::explain::ExplainRequest {
+        indicator: indicator.to_string(),
+        district: district.map(str::to_string),
+    };
+    let explanation =
+        crate::authoring::explain::explain(&pack, &session, period, &outcome, &request)?;
+    print!("{}", explanation.text);
+    Ok(explanation.failed)
+}
+
+/// Stage 2: the compiled rule pack and its declarations (report settings, indicators,
+/// targets), with every error found while reading them.
+pub struct Pack {
+    pub pack: RulePack,
+    pub settings: ReportSettings,
+    pub specs: Vec<IndicatorSpec>,
+    pub targets: Result<Targets, RuleError>,
+    /// Compile errors and malformed declarations, in that order.
+    pub errors: Vec<RuleError>,
+}
+
+impl Pack {
+    /// True when a file does not compile or a declaration (`rapport()`, `indikatorer()`,
+    /// `mal()`) is malformed: the pack as a whole is broken, not just one figure.
+    pub fn is_broken(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// Loads and compiles the rule pack and reads its declarations. Fails (exit code 2) only
+/// when the folder cannot be read or holds no rule file.
+pub fn load_pack(dir: &Path) -> Result<Pack, FatalError> {
+    let pack = RulePack::load(dir, Limits::from_env())?;
+    let mut errors: Vec<RuleError> = pack.errors.clone();
+    let (settings, settings_error) = report_settings(&pack);
+    errors.extend(settings_error);
+    let (specs, declaration_errors) = indicators(&pack);
+    errors.extend(declaration_errors);
+    let targets = targets(&pack);
+    if let Err(e) = &targets {
+        errors.push(e.clone());
+    }
+    let mut distinct: Vec<RuleError> = Vec::new();
+    for e in errors {
+        if !distinct.contains(&e) {
+            distinct.push(e);
+        }
+    }
+    Ok(Pack {
+        pack,
+        settings,
+        specs,
+        targets,
+        errors: distinct,
+    })
+}
+
+/// What ingest recorded about the files, kept after the tables went into `Prepared`.
+pub struct IngestRecord {
+    pub files: Vec<FileRecord>,
+    pub issues: Vec<Issue>,
+    pub replacements: Vec<Replacement>,
+}
+
+/// Stages 1 and 3a: the exports read and prepared for evaluation.
+pub struct Session {
+    pub data: Arc<Prepared>,
+    pub record: IngestRecord,
+    /// The latest month with payments: the default report period.
+    pub latest_month: Option<Month>,
+}
+
+impl Session {
+    /// The report period: the one asked for, else the latest month with payments.
+    pub fn period(&self, asked: Option<Period>, dir: &Path) -> Result<Period, FatalError> {
+        match asked {
+            Some(p) => Ok(p),
+            None => self
+                .latest_month
+                .map(Period::month)
+                .ok_or_else(|| FatalError::NoPeriod {
+                    dir: dir.to_path_buf(),
+                }),
+        }
+    }
+}
+
+/// Reads every export of `dir` with the pack's settings and prepares household-months and
+/// indexes. Fails when the folder cannot be listed or nothing in it is usable; `log` gets
+/// the reasons first.
+pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalError> {
+    let mut options = IngestOptions::new(dir);
+    options.districts = pack.settings.districts.clone();
     let known_datasets: Vec<String> = options.datasets.iter().map(|d| d.name.clone()).collect();
     let inputs = ingest::read_folder(&options)?;
     if inputs.tables.values().all(|t| t.is_empty()) {
-        report_ingest(&log, &inputs);
+        let Inputs {
+            files,
+            issues,
+            replacements,
+            ..
+        } = inputs;
+        report_ingest(
+            log,
+            &IngestRecord {
+                files,
+                issues,
+                replacements,
+            },
+        );
         return Err(FatalError::NoUsableInput {
-            dir: config.input_dir.clone(),
+            dir: dir.to_path_buf(),
         });
     }
-    let period = match config.period {
-        Some(p) => p,
-        None => latest_month(&inputs)
-            .map(Period::month)
-            .ok_or_else(|| FatalError::NoPeriod {
-                dir: config.input_dir.clone(),
-            })?,
-    };
-
-    log.stage("evaluating indicators");
-    let (specs, declaration_errors) = indicators(&pack);
-    rule_errors.extend(declaration_errors);
-    let targets = targets(&pack);
-    let control_files = control_files(&inputs);
-    let ingest_issues = report_ingest(&log, &inputs);
+    let latest_month = latest_month(&inputs);
     let Inputs {
-        interner, tables, ..
+        interner,
+        tables,
+        files,
+        issues,
+        replacements,
     } = inputs;
     let data = Arc::new(prepare(
         interner,
         tables,
         known_datasets,
-        settings.districts.as_deref(),
-        settings.identity,
+        pack.settings.districts.as_deref(),
+        pack.settings.identity,
     ));
-    let mut outcome = evaluate(data.clone(), &pack, &settings, &specs, &targets, period);
-    let threshold = settings.small_number_threshold;
-    crate::evaluate::budget::attach(&mut outcome, &data, &pack, &specs, threshold);
+    Ok(Session {
+        data,
+        record: IngestRecord {
+            files,
+            issues,
+            replacements,
+        },
+        latest_month,
+    })
+}
+
+/// Stage 3b: every indicator, target, status and the budget for one period. The outcome's
+/// `rule_errors` are the pack's own errors followed by those of the rule calls, distinct.
+pub fn evaluate_period(pack: &Pack, session: &Session, period: Period) -> EvalOutcome {
+    let mut outcome = evaluate(
+        session.data.clone(),
+        &pack.pack,
+        &pack.settings,
+        &pack.specs,
+        &pack.targets,
+        period,
+    );
+    let threshold = pack.settings.small_number_threshold;
+    crate::evaluate::budget::attach(
+        &mut outcome,
+        &session.data,
+        &pack.pack,
+        &pack.specs,
+        threshold,
+    );
+    outcome
+}
+
+/// The pack's errors and the evaluation's, each once, pack errors first.
+pub fn all_rule_errors(pack: &Pack, outcome: &EvalOutcome) -> Vec<RuleError> {
+    let mut all = pack.errors.clone();
     for e in &outcome.rule_errors {
-        if !rule_errors.contains(e) {
-            rule_errors.push(e.clone());
+        if !all.contains(e) {
+            all.push(e.clone());
         }
     }
+    all
+}
+
+/// What `run` does when the pack is broken (a file that does not compile, a malformed
+/// declaration).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BrokenPack {
+    /// Produce the report anyway: the affected figures are `fel` (`run`).
+    Report,
+    /// Write nothing, so the last good report stays (`watch`).
+    KeepPrevious,
+}
+
+/// Runs `utfall run`: every stage, then the workbooks and the JSON.
+pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
+    run_with(config, BrokenPack::Report)
+}
+
+/// Runs `utfall run`, treating a broken pack as `broken` says.
+pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, FatalError> {
+    let log = Log::new(config.quiet);
+    log.stage("loading rules");
+    let pack = load_pack(&config.rules_dir)?;
+    if broken == BrokenPack::KeepPrevious
+        && let Some(first) = pack.errors.first()
+    {
+        for e in &pack.errors {
+            log.error(&format!("error: {}", e.with_caret()));
+        }
+        return Err(FatalError::BrokenPack {
+            errors: pack.errors.len(),
+            first: first.to_string(),
+        });
+    }
+
+    log.stage("reading exports");
+    let session = read_inputs(&config.input_dir, &pack, &log)?;
+    let period = session.period(config.period, &config.input_dir)?;
+    let ingest_issues = report_ingest(&log, &session.record);
+
+    log.stage("evaluating indicators");
+    let outcome = evaluate_period(&pack, &session, period);
+    let rule_errors = all_rule_errors(&pack, &outcome);
     for e in &rule_errors {
         log.error(&format!("error: {}", e.with_caret()));
     }
@@ -182,7 +395,7 @@ pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
     let problems = ingest_issues.errors > 0 || !rule_errors.is_empty();
 
     let control = ControlData {
-        files: control_files,
+        files: control_files(&session.record.files),
         rejected_rows: ingest_issues.rejected,
         replacements: ingest_issues.replacements,
         rule_errors: rule_errors
@@ -193,7 +406,7 @@ pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
             })
             .collect(),
         warnings: outcome.warnings.iter().map(|w| w.message_sv()).collect(),
-        rule_fingerprint: pack.fingerprint.clone(),
+        rule_fingerprint: pack.pack.fingerprint.clone(),
         generated_by: format!("utfall {}", env!("CARGO_PKG_VERSION")),
     };
 
@@ -202,7 +415,7 @@ pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
             "checked {}: period {}, {} indicators, {} districts; nothing written",
             config.input_dir.display(),
             period,
-            specs.len(),
+            pack.specs.len(),
             outcome.evaluation.districts.len()
         ));
         return Ok(RunSummary {
@@ -246,7 +459,7 @@ struct IngestReport {
     replacements: Vec<String>,
 }
 
-fn report_ingest(log: &Log, inputs: &Inputs) -> IngestReport {
+fn report_ingest(log: &Log, inputs: &IngestRecord) -> IngestReport {
     let mut errors = 0;
     let mut rejected = Vec::new();
     let mut shown = 0;
@@ -325,9 +538,9 @@ fn month_span(months: &[Month]) -> String {
     }
 }
 
-fn control_files(inputs: &Inputs) -> Vec<ControlFile> {
+fn control_files(files: &[FileRecord]) -> Vec<ControlFile> {
     let mut out = Vec::new();
-    for f in &inputs.files {
+    for f in files {
         match &f.outcome {
             FileOutcome::Read { sheets } => {
                 for s in sheets {
@@ -364,10 +577,7 @@ fn control_files(inputs: &Inputs) -> Vec<ControlFile> {
                 months: String::new(),
                 outcome: format!(
                     "dubblett av {}",
-                    inputs
-                        .files
-                        .get(of.0 as usize)
-                        .map_or("", |o| o.name.as_str())
+                    files.get(of.0 as usize).map_or("", |o| o.name.as_str())
                 ),
             }),
         }

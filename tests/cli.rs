@@ -43,3 +43,6 @@ mod watch;
 
 #[path = "cli/robustness.rs"]
 mod robustness;
+
+#[path = "cli/authoring.rs"]
+mod authoring;

@@ -309,7 +309,9 @@ pub fn watch(config: &Config, settings: &WatchConfig) -> Result<(), WatchError> 
             changes.describe()
         };
         let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| pipeline::run(config)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            pipeline::run_with(config, pipeline::BrokenPack::KeepPrevious)
+        }));
         let secs = started.elapsed().as_secs_f64();
         match outcome {
             Ok(Ok(summary)) => {

@@ -251,7 +251,7 @@ pub mod budget;
 pub mod prepare;
 mod run;
 
-pub use run::{EvalOutcome, EvalWarning, evaluate};
+pub use run::{EvalOutcome, EvalWarning, evaluate, fulfilment_input, trace};
 
 #[cfg(test)]
 mod tests;

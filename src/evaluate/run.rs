@@ -12,7 +12,9 @@ use rust_decimal::Decimal;
 use super::prepare::Prepared;
 use super::{Direction, Evaluation, Figure, IndicatorDef, IndicatorResult, Status, Target, Unit};
 use crate::model::{Period, round_half_away};
-use crate::rules::api::{Underlag, figure_from_dynamic};
+use crate::rules::api::{
+    DatasetUse, Underlag, figure_from_dynamic, reset_missing_datasets, take_dataset_use,
+};
 use crate::rules::pack::{IndicatorSpec, ReportSettings, Targets, YearTargets};
 use crate::rules::{RuleError, RulePack};
 
@@ -182,22 +184,36 @@ fn compute(
     period: Period,
     spec: &IndicatorSpec,
 ) -> Result<Figure, RuleError> {
+    trace(pack, data, scope, period, spec).0
+}
+
+/// Computes one indicator for one scope and period, and says which datasets its rule read
+/// and which of them the input lacks (then the figure is `saknas`). Used by `evaluate`, and
+/// by `check` and `explain` to say what a figure rests on.
+pub fn trace(
+    pack: &RulePack,
+    data: &Arc<Prepared>,
+    scope: usize,
+    period: Period,
+    spec: &IndicatorSpec,
+) -> (Result<Figure, RuleError>, DatasetUse) {
     let u = Underlag {
         data: data.clone(),
         scope,
         period,
         indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
     };
-    crate::rules::api::reset_missing_datasets();
-    crate::rules::api::reset_missing_datasets();
-    let value = pack.call(&spec.function, (u,))?;
-    if !crate::rules::api::take_missing_datasets().is_empty() {
-        return Ok(Figure::default());
+    reset_missing_datasets();
+    let value = pack.call(&spec.function, (u,));
+    let used = take_dataset_use();
+    let value = match value {
+        Ok(v) => v,
+        Err(e) => return (Err(e), used),
+    };
+    if !used.missing.is_empty() {
+        return (Ok(Figure::default()), used);
     }
-    if !crate::rules::api::take_missing_datasets().is_empty() {
-        return Ok(Figure::default());
-    }
-    figure_from_dynamic(&value).map_err(|message| {
+    let figure = figure_from_dynamic(&value).map_err(|message| {
         let file = pack.file_defining(&spec.function);
         let (display, line) = match file {
             Some(f) => (
@@ -216,7 +232,8 @@ fn compute(
             ),
             source_line: None,
         }
-    })
+    });
+    (figure, used)
 }
 
 fn decimal(v: Option<Decimal>) -> Dynamic {
@@ -232,13 +249,9 @@ fn target_dynamic(t: &Option<Target>) -> Dynamic {
     }
 }
 
-/// Asks the pack's `uppfyllelse(f)` for the status, with both values rounded to the
-/// indicator's decimals (half away from zero) as the SPEC compares them.
-fn fulfilment(
-    pack: &RulePack,
-    def: &IndicatorDef,
-    r: &IndicatorResult,
-) -> Result<Status, RuleError> {
+/// The map `f` the pack's `uppfyllelse(f)` gets for a result: both values rounded to the
+/// indicator's decimals (half away from zero) as the SPEC compares them. `explain` shows it.
+pub fn fulfilment_input(def: &IndicatorDef, r: &IndicatorResult) -> Map {
     let mut m = Map::new();
     m.insert("utfall".into(), decimal(r.rounded));
     m.insert(
@@ -258,6 +271,16 @@ fn fulfilment(
         Dynamic::from_int(i64::from(def.decimals)),
     );
     m.insert("indikator".into(), def.id.clone().into());
+    m
+}
+
+/// Asks the pack's `uppfyllelse(f)` for the status.
+fn fulfilment(
+    pack: &RulePack,
+    def: &IndicatorDef,
+    r: &IndicatorResult,
+) -> Result<Status, RuleError> {
+    let m = fulfilment_input(def, r);
     let value = pack.call("uppfyllelse", (m,))?;
     let code = value.clone().into_string().unwrap_or_default();
     Status::parse_code(code.trim()).ok_or_else(|| {

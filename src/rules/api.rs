@@ -16,19 +16,53 @@ use crate::model::{ColumnData, Date, Month, Period, Sym, Table, days_in_month, r
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
 thread_local! {
-    /// Datasets a rule asked for that no input file provided, during the current call.
-    static MISSING_DATASETS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The datasets the current rule call read, and those it asked for that no input file
+    /// provided. Set per call on the thread that runs it (rule calls never cross threads).
+    static DATASET_USE: std::cell::RefCell<DatasetUse> = std::cell::RefCell::new(DatasetUse::default());
 }
 
-/// Clears the record of missing datasets before a rule call.
+/// Which datasets one rule call touched: what `explain` lists as the figure's underlag and
+/// what `check` reports as missing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatasetUse {
+    /// Every dataset the rule read (present or not).
+    pub read: std::collections::BTreeSet<String>,
+    /// Datasets it needed that the input does not have (for the period): the figure is
+    /// `saknas`, never 0.
+    pub missing: std::collections::BTreeSet<String>,
+}
+
+fn note_read(dataset: &str) {
+    DATASET_USE.with(|u| {
+        let mut u = u.borrow_mut();
+        if !u.read.contains(dataset) {
+            u.read.insert(dataset.to_string());
+        }
+    });
+}
+
+fn note_missing(dataset: &str) {
+    DATASET_USE.with(|u| {
+        let mut u = u.borrow_mut();
+        u.read.insert(dataset.to_string());
+        u.missing.insert(dataset.to_string());
+    });
+}
+
+/// Clears the record of dataset use before a rule call.
 pub fn reset_missing_datasets() {
-    MISSING_DATASETS.with(|m| m.borrow_mut().clear());
+    DATASET_USE.with(|u| *u.borrow_mut() = DatasetUse::default());
 }
 
 /// The datasets the last rule call needed but the input did not have. A figure built on
 /// one of them is `saknas`, never 0.
 pub fn take_missing_datasets() -> Vec<String> {
-    MISSING_DATASETS.with(|m| std::mem::take(&mut *m.borrow_mut()))
+    take_dataset_use().missing.into_iter().collect()
+}
+
+/// Everything the last rule call read and missed; clears the record.
+pub fn take_dataset_use() -> DatasetUse {
+    DATASET_USE.with(|u| std::mem::take(&mut *u.borrow_mut()))
 }
 
 fn fail<T>(message: impl Into<String>) -> Fallible<T> {
@@ -201,6 +235,7 @@ pub fn register(engine: &mut Engine) {
             if !(1..=120).contains(&n) {
                 return fail(format!("aktiva_fonster: {n} months is not 1..120"));
             }
+            note_read(PAYMENTS);
             let end = u.period.end;
             let start = end.plus(-(n as i32) + 1);
             match u.data.first_month() {
@@ -221,6 +256,7 @@ pub fn register(engine: &mut Engine) {
                 .sum()
         })
         .register_fn("befolkning", |u: &mut Underlag, column: &str| -> Fallible<Dynamic> {
+            note_read("befolkning");
             let Some(year) = u.data.population_year(u.period.calendar_year()) else {
                 return Ok(Dynamic::UNIT);
             };
@@ -461,13 +497,14 @@ impl Underlag {
     /// Marks the figure `saknas` when no month of the period has any payment at all (a
     /// year before the exports begin is unknown, not zero).
     fn note_payment_coverage(&self) {
+        note_read(PAYMENTS);
         let covered = self
             .period
             .months()
             .iter()
             .any(|m| self.data.months_present.contains(m));
         if !covered {
-            MISSING_DATASETS.with(|m| m.borrow_mut().push(PAYMENTS.to_string()));
+            note_missing(PAYMENTS);
         }
     }
 
@@ -493,7 +530,7 @@ impl Underlag {
                 let known = self.data.known_datasets.join(", ");
                 return fail(format!("unknown dataset {dataset:?} (known: {known})"));
             }
-            MISSING_DATASETS.with(|m| m.borrow_mut().push(dataset.to_string()));
+            note_missing(dataset);
             return Ok(Rader {
                 data: self.data.clone(),
                 table: Arc::new(Table::new(Arc::new(crate::model::DatasetSpec {
@@ -506,6 +543,7 @@ impl Underlag {
                 absent: true,
             });
         };
+        note_read(dataset);
         let selection = self.data.rows_of_scope(dataset, self.scope);
         Ok(Rader {
             data: self.data.clone(),
@@ -518,7 +556,15 @@ impl Underlag {
 
     /// The newest non-missing manual outcome for the period and this scope.
     fn manual(&self, names: &[&str]) -> Dynamic {
-        let Some(t) = self.data.tables.get("manuella_utfall") else {
+        note_read("manuella_utfall");
+        let Some(t) = self
+            .data
+            .tables
+            .get("manuella_utfall")
+            .filter(|t| !t.is_empty())
+        else {
+            // Nothing reported by hand at all: the figure is missing for want of the file.
+            note_missing("manuella_utfall");
             return Dynamic::UNIT;
         };
         let (Some(ind), Some(per), Some(val)) =
@@ -712,7 +758,7 @@ impl Rader {
         // A period that ends before the dataset's first dated row is outside what the
         // exports cover: unknown, not zero.
         if self.first_month(name)?.is_some_and(|first| first > p.end) {
-            MISSING_DATASETS.with(|m| m.borrow_mut().push(self.table.spec.name.clone()));
+            note_missing(&self.table.spec.name);
         }
         Ok(match self.column(name)? {
             ColumnData::Date(v) => self.keep(|i| v[i].is_some_and(|d| p.contains(d.month()))),

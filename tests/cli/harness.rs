@@ -119,14 +119,28 @@ impl Case {
     pub fn rule(mut self, file: &str, text: &str) -> Case {
         let dir = self.root.join("rules");
         if !self.rules_changed {
-            std::fs::create_dir_all(&dir).unwrap();
-            for e in std::fs::read_dir(Path::new(CRATE).join("rules")).unwrap() {
-                let p = e.unwrap().path();
-                std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
-            }
+            copy_tree(&Path::new(CRATE).join("rules"), &dir);
             self.rules_changed = true;
         }
-        std::fs::write(dir.join(file), text).unwrap();
+        // `file` may lie in a subfolder (`tester/namn/forvantat.csv`).
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    /// Removes one file or folder from the case's copy of the rule pack.
+    pub fn remove_rule(mut self, path: &str) -> Case {
+        if !self.rules_changed {
+            copy_tree(&Path::new(CRATE).join("rules"), &self.root.join("rules"));
+            self.rules_changed = true;
+        }
+        let p = self.root.join("rules").join(path);
+        if p.is_dir() {
+            std::fs::remove_dir_all(p).unwrap();
+        } else {
+            std::fs::remove_file(p).unwrap();
+        }
         self
     }
 
@@ -318,6 +332,20 @@ impl Run {
             }
         }
         s
+    }
+}
+
+/// Copies a folder with its subfolders (the rule pack holds its tests in `tester/`).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, target).unwrap();
+        }
     }
 }
 

@@ -56,7 +56,16 @@ fn no_id_from_the_inputs_appears_in_any_output() {
         run.stderr
     );
     let check = case.run(&["check"]);
-    let all = format!("{}\n{}", run.everything(), check.stderr);
+    let mut all = format!("{}\n{}\n{}", run.everything(), check.stderr, check.stdout);
+    // explain lists files, months and figures, never an id.
+    for (id, district) in [
+        ("hushall_unika", "Kungsholmen"),
+        ("vrakningar_barn", "Totalt"),
+    ] {
+        let explain = case.run(&["explain", id, "--district", district, "--period", "2019-01"]);
+        all.push_str(&explain.stdout);
+        all.push_str(&explain.stderr);
+    }
     for s in SECRETS {
         assert!(!all.contains(s), "{s} leaked:\n{}", run.stderr);
     }

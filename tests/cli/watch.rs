@@ -234,6 +234,49 @@ fn a_rule_edit_triggers_a_rerun() {
 }
 
 #[test]
+fn a_rule_edit_that_breaks_the_pack_keeps_the_last_report_and_says_why() {
+    let case = january().rule("mal.rhai", &default_rule("mal.rhai"));
+    let mut w = Watching::start(&case);
+    w.wait_for("watch: run 1 ", RUN_WAIT);
+    let json = case.output_dir().join(format!("{STEM}_2019-01.json"));
+    let workbook = case.output_dir().join(format!("{STEM}_2019-01.xlsx"));
+    let before = (
+        std::fs::read(&json).unwrap(),
+        std::fs::read(&workbook).unwrap(),
+    );
+    let stamp = std::fs::metadata(&json).unwrap().modified().unwrap();
+
+    // A half-typed edit: the file no longer compiles.
+    let broken = default_rule("mal.rhai").replacen("#{ indikator:", "#{ indikator: ,", 1);
+    std::fs::write(case.rules_dir().join("mal.rhai"), broken).unwrap();
+    let second = w.wait_for("watch: run 2 ", RUN_WAIT);
+    assert!(second.contains("(mal.rhai changed)"), "{second}");
+    assert!(second.contains("nothing written"), "{second}");
+    assert!(second.contains("the rule pack is broken"), "{second}");
+    assert!(second.contains("rules/mal.rhai:"), "{second}");
+    assert!(second.contains("the last report is kept"), "{second}");
+    assert!(
+        w.seen
+            .iter()
+            .any(|l| l.starts_with("error: rules/mal.rhai:")),
+        "{}",
+        w.seen.join("\n")
+    );
+    assert_eq!(std::fs::metadata(&json).unwrap().modified().unwrap(), stamp);
+    assert!(std::fs::read(&json).unwrap() == before.0, "JSON untouched");
+    assert!(
+        std::fs::read(&workbook).unwrap() == before.1,
+        "workbook untouched"
+    );
+
+    // Fixed again: the next run writes.
+    std::fs::write(case.rules_dir().join("mal.rhai"), default_rule("mal.rhai")).unwrap();
+    let third = w.wait_for("watch: run 3 ", RUN_WAIT);
+    assert!(third.contains("wrote 5 files"), "{third}");
+    stopped_cleanly(w, "TERM", 3);
+}
+
+#[test]
 fn a_file_open_in_excel_is_read_when_the_lock_goes() {
     let case = january();
     let mut w = Watching::start(&case);
