@@ -185,7 +185,14 @@ fn result_json<'a>(
         Some(d) => Some(eval.districts.get(d)?.as_str()),
         None => None,
     };
-    let shown = |v: Option<Decimal>| if r.suppressed { None } else { v.map(number) };
+    // Swedish statistics' secrecy mark, in place of every figure the threshold hides.
+    let shown = |v: Option<Decimal>| {
+        if r.suppressed {
+            Some(Value::String("..".into()))
+        } else {
+            v.map(number)
+        }
+    };
     let rounded = r
         .rounded
         .or_else(|| r.current.value.map(|v| round_half_away(v, def.decimals)));
@@ -306,7 +313,7 @@ mod tests {
         let n = find(&v, "utbetalt", Some("Norrmalm"));
         assert_eq!(n["suppressed"], true);
         for key in ["value", "rounded", "previous", "numerator", "denominator"] {
-            assert!(n[key].is_null(), "{key}");
+            assert_eq!(n[key], "..", "{key}");
         }
         assert_eq!(n["status"], "ingen_malsattning");
 
