@@ -12,9 +12,10 @@ use rust_decimal::Decimal;
 
 use crate::model::Month;
 
-/// A number as a Swedish reader writes it: `12 000`, `0,83`, `-1 234,5`.
+/// A number as a Swedish reader writes it: `12 000`, `0,83`, `-1 234,5`; at most six
+/// decimals (an average of 140,1666… reads 140,166667), rounded half away from zero.
 pub fn sv_number(v: Decimal) -> String {
-    let text = v.normalize().to_string();
+    let text = crate::model::round_half_away(v, 6).normalize().to_string();
     let (sign, digits) = match text.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", text.as_str()),
@@ -96,6 +97,7 @@ mod tests {
         assert_eq!(n("-1234.50"), "-1 234,5");
         assert_eq!(n("999"), "999");
         assert_eq!(n("1000000"), "1 000 000");
+        assert_eq!(n("140.16666666666666666666666667"), "140,166667");
     }
 
     #[test]
