@@ -290,6 +290,10 @@ pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalE
                 replacements,
             },
         );
+        // A dataset whose declaration is broken is not read: say why before giving up.
+        for e in &pack.errors {
+            log.error(&format!("error: {}", e.with_caret()));
+        }
         return Err(FatalError::NoUsableInput {
             dir: dir.to_path_buf(),
         });

@@ -822,3 +822,30 @@ pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
     r.end()?;
     Ok(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_kind_crosses_the_wire() {
+        let kinds = [
+            ColumnKind::Text,
+            ColumnKind::Id,
+            ColumnKind::Number,
+            ColumnKind::Integer,
+            ColumnKind::Month,
+            ColumnKind::Date,
+            ColumnKind::YesNo,
+            ColumnKind::MonthName { year: 3 },
+        ];
+        let mut w = W::default();
+        for k in kinds {
+            write_kind(&mut w, k);
+        }
+        let mut r = R::new(&w.0);
+        for k in kinds {
+            assert_eq!(read_kind(&mut r).ok(), Some(k));
+        }
+    }
+}

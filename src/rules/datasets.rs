@@ -53,15 +53,15 @@ pub fn datasets(pack: &RulePack) -> (Vec<Arc<DatasetSpec>>, Vec<RuleError>) {
             Some(list) => {
                 let standard = out.len();
                 for (n, item) in list.iter().enumerate() {
-                    if let Err(message) = declare(item, standard, &mut out) {
+                    if let Err(problem) = declare(item, standard, &mut out) {
                         let name = item
                             .read_lock::<Map>()
                             .and_then(|m| text(&m, "namn"))
                             .map_or_else(String::new, |name| format!(" {name:?}"));
                         errors.push(located(
                             pack,
-                            &name,
-                            format!("dataset #{}{name}: {message}", n + 1),
+                            &[name.trim(), problem.column.as_deref().unwrap_or("")],
+                            format!("dataset #{}{name}: {}", n + 1, problem.message),
                         ));
                     }
                 }
@@ -71,27 +71,48 @@ pub fn datasets(pack: &RulePack) -> (Vec<Arc<DatasetSpec>>, Vec<RuleError>) {
     (out.into_iter().map(Arc::new).collect(), errors)
 }
 
-/// An error at the line of `fn datamangder` that names the dataset (`namn: "x"`), else at
-/// the function.
-fn located(pack: &RulePack, quoted_name: &str, message: String) -> RuleError {
-    let mut e = declaration_error(pack, FUNCTION, message);
-    let needle = quoted_name.trim();
-    if needle.is_empty() {
-        return e;
+/// What is wrong with one declaration, and the column it concerns.
+struct Problem {
+    message: String,
+    /// The column's name, quoted as in the source (`"Manad"`).
+    column: Option<String>,
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Problem {
+        Problem {
+            message,
+            column: None,
+        }
     }
+}
+
+impl From<&str> for Problem {
+    fn from(message: &str) -> Problem {
+        Problem::from(message.to_string())
+    }
+}
+
+/// An error in `fn datamangder` at the first line naming `needles[0]` (the dataset, quoted),
+/// then at the next line from there naming `needles[1]` (the column); else at the function.
+fn located(pack: &RulePack, needles: &[&str], message: String) -> RuleError {
+    let mut e = declaration_error(pack, FUNCTION, message);
     let Some(file) = pack.file_defining(FUNCTION) else {
         return e;
     };
     let Some((first, last)) = pack.function_lines(file, FUNCTION) else {
         return e;
     };
-    let text = &pack.files[file].text;
-    for (i, line) in text.lines().enumerate().take(last).skip(first) {
-        if let Some(col) = line.find(needle) {
+    let lines: Vec<&str> = pack.files[file].text.lines().collect();
+    let mut from = first;
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let hit =
+            (from..last.min(lines.len())).find_map(|i| lines[i].find(needle).map(|col| (i, col)));
+        if let Some((i, col)) = hit {
             e.line = i + 1;
-            e.column = line[..col].chars().count() + 1;
-            e.source_line = Some(line.to_string());
-            break;
+            e.column = lines[i][..col].chars().count() + 1;
+            e.source_line = Some(lines[i].to_string());
+            from = i;
         }
     }
     e
@@ -134,7 +155,7 @@ fn unknown_keys(m: &Map, known: &[&str], what: &str) -> Result<(), String> {
 }
 
 /// Adds one declaration to `out` (`standard` = how many of `out` are standard datasets).
-fn declare(item: &Dynamic, standard: usize, out: &mut Vec<DatasetSpec>) -> Result<(), String> {
+fn declare(item: &Dynamic, standard: usize, out: &mut Vec<DatasetSpec>) -> Result<(), Problem> {
     let m = item
         .read_lock::<Map>()
         .map(|m| m.clone())
@@ -146,7 +167,7 @@ fn declare(item: &Dynamic, standard: usize, out: &mut Vec<DatasetSpec>) -> Resul
             &["namn", "alias"],
             "a standard dataset takes only alias",
         )?;
-        return add_aliases(&mut out[i], &m);
+        return Ok(add_aliases(&mut out[i], &m)?);
     }
     if out.iter().any(|d| d.name == name) {
         return Err("declared twice".into());
@@ -158,12 +179,18 @@ fn declare(item: &Dynamic, standard: usize, out: &mut Vec<DatasetSpec>) -> Resul
         .ok_or("field kolumner must be a list of columns [#{ namn: …, typ: … }, …]")?;
     let mut columns: Vec<ColumnSpec> = Vec::with_capacity(list.len());
     for (n, c) in list.iter().enumerate() {
-        let column = column_from(c).map_err(|e| format!("column #{}: {e}", n + 1))?;
+        let column = column_from(c).map_err(|e| Problem {
+            message: format!("column #{}: {e}", n + 1),
+            column: c
+                .read_lock::<Map>()
+                .and_then(|m| text(&m, "namn"))
+                .map(|name| format!("{name:?}")),
+        })?;
         if columns
             .iter()
             .any(|o| normalise_header(&o.name) == normalise_header(&column.name))
         {
-            return Err(format!("column {:?} is declared twice", column.name));
+            return Err(format!("column {:?} is declared twice", column.name).into());
         }
         columns.push(column);
     }
@@ -172,10 +199,13 @@ fn declare(item: &Dynamic, standard: usize, out: &mut Vec<DatasetSpec>) -> Resul
         .iter()
         .find(|c| c.kind == ColumnKind::MonthName { year: usize::MAX })
     {
-        return Err(format!(
-            "column {:?} is a manadsnamn: name it with its year column in period: [\"År-kolumn\", {:?}]",
-            c.name, c.name
-        ));
+        return Err(Problem {
+            message: format!(
+                "column {:?} is a manadsnamn: name it with its year column in period: [\"År-kolumn\", {:?}]",
+                c.name, c.name
+            ),
+            column: Some(format!("{:?}", c.name)),
+        });
     }
     if !columns.iter().any(|c| c.required) {
         return Err(
@@ -354,9 +384,9 @@ mod tests {
             "fn datamangder() {\n    [\n        #{ namn: \"sos\", kolumner: [ #{ namn: \"Ar\", typ: \"decimal\", kravs: true } ] },\n        #{ namn: \"ok\", kolumner: [ #{ namn: \"X\", kravs: true } ] },\n    ]\n}\n",
         );
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!((errors[0].line, errors[0].column), (3, 18), "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].column), (3, 46), "{errors:?}");
         assert!(
-            errors[0].to_string().starts_with("rules/datamangder.rhai:3:18: dataset #1 \"sos\": column #1: column \"Ar\": typ \"decimal\""),
+            errors[0].to_string().starts_with("rules/datamangder.rhai:3:46: dataset #1 \"sos\": column #1: column \"Ar\": typ \"decimal\""),
             "{}",
             errors[0]
         );
