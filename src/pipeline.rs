@@ -247,7 +247,7 @@ pub struct IngestRecord {
 pub struct Session {
     pub data: Arc<Prepared>,
     pub record: IngestRecord,
-    /// The latest month with payments: the default report period.
+    /// The default report period's month (see `latest_month`).
     pub latest_month: Option<Month>,
 }
 
