@@ -372,6 +372,10 @@ pub enum ColumnKind {
     Date,
     /// Ja/Nej, J/N, 1/0, X/empty, true/false, any case. Empty reads as "no".
     YesNo,
+    /// A Swedish month name (`Januari`, `maj`, `sept.`) or number 1..12, read together with
+    /// the year in column `year` (an index into the dataset's columns) and stored as that
+    /// month, so that the pair is the row's month.
+    MonthName { year: usize },
 }
 
 /// One column a dataset may have.
@@ -421,7 +425,7 @@ impl ColumnData {
             ColumnKind::Text | ColumnKind::Id => ColumnData::Text(Vec::new()),
             ColumnKind::Number => ColumnData::Number(Vec::new()),
             ColumnKind::Integer => ColumnData::Integer(Vec::new()),
-            ColumnKind::Month => ColumnData::Month(Vec::new()),
+            ColumnKind::Month | ColumnKind::MonthName { .. } => ColumnData::Month(Vec::new()),
             ColumnKind::Date => ColumnData::Date(Vec::new()),
             ColumnKind::YesNo => ColumnData::Bool(Vec::new()),
         }

@@ -19,7 +19,7 @@ use crate::evaluate::{EvalOutcome, evaluate};
 use crate::ingest::{
     self, FileOutcome, FileRecord, IngestOptions, Inputs, Issue, Replacement, Severity,
 };
-use crate::model::{Month, Period};
+use crate::model::{DatasetSpec, Month, Period, Table};
 use crate::render::{RenderError, render_json, render_workbook};
 use crate::report::{self, ControlData, ControlFile, ControlIssue, Scope};
 use crate::rules::pack::{
@@ -38,7 +38,7 @@ pub enum FatalError {
     Folder(#[from] ingest::FolderError),
     #[error("{}: no usable input (no export with a known header was read)", dir.display())]
     NoUsableInput { dir: PathBuf },
-    #[error("{}: no utbetalningar to take the report period from; give --period", dir.display())]
+    #[error("{}: no month in utbetalningar (or in another dataset) to take the report period from; give --period", dir.display())]
     NoPeriod { dir: PathBuf },
     #[error("cannot create the output folder {}: {source}", dir.display())]
     OutputFolder {
@@ -190,6 +190,9 @@ pub struct Pack {
     pub settings: ReportSettings,
     pub specs: Vec<IndicatorSpec>,
     pub targets: Result<Targets, RuleError>,
+    /// The datasets ingest classifies by: the standard ones (with the pack's extra aliases)
+    /// and those declared in `datamangder()`.
+    pub datasets: Vec<Arc<DatasetSpec>>,
     /// Compile errors and malformed declarations, in that order.
     pub errors: Vec<RuleError>,
 }
@@ -215,6 +218,8 @@ pub fn load_pack(dir: &Path) -> Result<Pack, FatalError> {
     if let Err(e) = &targets {
         errors.push(e.clone());
     }
+    let (datasets, dataset_errors) = crate::rules::datasets::datasets(&pack);
+    errors.extend(dataset_errors);
     let mut distinct: Vec<RuleError> = Vec::new();
     for e in errors {
         if !distinct.contains(&e) {
@@ -226,6 +231,7 @@ pub fn load_pack(dir: &Path) -> Result<Pack, FatalError> {
         settings,
         specs,
         targets,
+        datasets,
         errors: distinct,
     })
 }
@@ -241,7 +247,7 @@ pub struct IngestRecord {
 pub struct Session {
     pub data: Arc<Prepared>,
     pub record: IngestRecord,
-    /// The latest month with payments: the default report period.
+    /// The default report period's month (see `latest_month`).
     pub latest_month: Option<Month>,
 }
 
@@ -266,6 +272,7 @@ impl Session {
 pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalError> {
     let mut options = IngestOptions::new(dir);
     options.districts = pack.settings.districts.clone();
+    options.datasets = pack.datasets.clone();
     let known_datasets: Vec<String> = options.datasets.iter().map(|d| d.name.clone()).collect();
     let inputs = ingest::read_folder(&options)?;
     if inputs.tables.values().all(|t| t.is_empty()) {
@@ -283,6 +290,10 @@ pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalE
                 replacements,
             },
         );
+        // A dataset whose declaration is broken is not read: say why before giving up.
+        for e in &pack.errors {
+            log.error(&format!("error: {}", e.with_caret()));
+        }
         return Err(FatalError::NoUsableInput {
             dir: dir.to_path_buf(),
         });
@@ -440,16 +451,18 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
     })
 }
 
-/// The latest month with payments: the default report period.
+/// The default report period's month: the latest with payments; without payments (a pack
+/// of other datasets), the latest in any dataset's month column that re-exports replace by.
 fn latest_month(inputs: &Inputs) -> Option<Month> {
+    let latest = |table: &Table, column: &str| table.month(column)?.iter().flatten().max().copied();
+    if let Some(payments) = inputs.tables.get(PAYMENTS).filter(|t| !t.is_empty()) {
+        return latest(payments, "Period");
+    }
     inputs
         .tables
-        .get(PAYMENTS)?
-        .month("Period")?
-        .iter()
-        .flatten()
+        .values()
+        .filter_map(|t| latest(t, t.spec.replace_by.as_deref()?))
         .max()
-        .copied()
 }
 
 /// Ingest's diagnostics, split for Kontroll and counted for the exit code.
@@ -500,8 +513,7 @@ fn report_ingest(log: &Log, inputs: &IngestRecord) -> IngestReport {
             .get(id.0 as usize)
             .map_or_else(String::new, |f| f.name.clone())
     };
-    let replacements = inputs
-        .replacements
+    let replacements = ingest::summarise_replacements(&inputs.replacements)
         .iter()
         .map(|r| {
             let text = format!(

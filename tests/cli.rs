@@ -46,3 +46,6 @@ mod robustness;
 
 #[path = "cli/authoring.rs"]
 mod authoring;
+
+#[path = "cli/datasets.rs"]
+mod datasets;

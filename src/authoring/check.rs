@@ -163,7 +163,7 @@ pub fn overview(pack: &Pack, session: &Session, period: Period, outcome: &EvalOu
     if record.replacements.is_empty() {
         let _ = writeln!(s, "  inga");
     }
-    for r in &record.replacements {
+    for r in &crate::ingest::summarise_replacements(&record.replacements) {
         let _ = writeln!(
             s,
             "  {} {}: {} ersätter {} ({})",

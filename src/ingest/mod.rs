@@ -34,6 +34,7 @@ pub use limits::{
     ENV_MAX_FILE_MB, ENV_MAX_ROWS, ENV_MAX_UNZIPPED_MB, ENV_PARSE_MEMORY_MB, ENV_PARSE_TIMEOUT_S,
     Exceeded, ReadLimits,
 };
+pub use reexport::summarise as summarise_replacements;
 pub use schema::{norm as normalise_header, standard_datasets};
 
 use crate::model::{ColumnData, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Sym, Table};

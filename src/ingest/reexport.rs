@@ -64,10 +64,86 @@ pub fn resolve(
     (masks, replacements)
 }
 
+/// The replacements for display: runs of consecutive months (or years) of one dataset where
+/// the same file replaced the same file become one entry, its period `2014-01–2024-03`. Six
+/// overlapping exports of ten years would otherwise give hundreds of lines.
+pub fn summarise(replacements: &[Replacement]) -> Vec<Replacement> {
+    // A month label as a month ordinal, a year label as itself (never adjacent to a month).
+    let ordinal = |label: &str| -> Option<(bool, i64)> {
+        match label.split_once('-') {
+            Some((y, m)) => {
+                let (y, m) = (y.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+                Some((true, y * 12 + m - 1))
+            }
+            None => label.parse::<i64>().ok().map(|y| (false, y)),
+        }
+    };
+    let mut sorted: Vec<&Replacement> = replacements.iter().collect();
+    sorted.sort_by_key(|r| (&r.dataset, r.replaced, r.kept, ordinal(&r.period)));
+    let mut out: Vec<Replacement> = Vec::new();
+    let mut last: Option<(bool, i64)> = None;
+    let mut first_label = String::new();
+    for r in sorted {
+        let key = ordinal(&r.period);
+        let extends = out.last().is_some_and(|o| {
+            o.dataset == r.dataset
+                && o.kept == r.kept
+                && o.replaced == r.replaced
+                && matches!((last, key), (Some((a, x)), Some((b, y))) if a == b && y == x + 1)
+        });
+        match out.last_mut() {
+            Some(o) if extends => {
+                o.period = format!("{first_label}–{}", r.period);
+                o.rows_dropped += r.rows_dropped;
+            }
+            _ => {
+                first_label = r.period.clone();
+                out.push(r.clone());
+            }
+        }
+        last = key;
+    }
+    // Back in the order a reader expects: by dataset, then period.
+    out.sort_by(|a, b| {
+        (&a.dataset, &a.period, a.replaced).cmp(&(&b.dataset, &b.period, b.replaced))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Month;
+
+    #[test]
+    fn consecutive_months_between_the_same_files_are_one_entry() {
+        let r = |period: &str, kept: u32, replaced: u32| Replacement {
+            dataset: "d".into(),
+            period: period.into(),
+            kept: FileId(kept),
+            replaced: FileId(replaced),
+            rows_dropped: 1,
+        };
+        let all = [
+            r("2023-12", 5, 1),
+            r("2024-01", 5, 1),
+            r("2023-11", 5, 1),
+            r("2024-03", 5, 1),
+            r("2024-01", 5, 2),
+        ];
+        let s: Vec<(String, u32, usize)> = summarise(&all)
+            .into_iter()
+            .map(|r| (r.period, r.replaced.0, r.rows_dropped))
+            .collect();
+        assert_eq!(
+            s,
+            [
+                ("2023-11–2024-01".to_string(), 1, 3),
+                ("2024-01".to_string(), 2, 1),
+                ("2024-03".to_string(), 1, 1),
+            ]
+        );
+    }
 
     fn part(keys: &[Option<PeriodKey>]) -> Part {
         Part {

@@ -218,6 +218,41 @@ impl SheetParser {
                 return;
             }
         }
+        // A month name is the row's month only together with its year.
+        for (i, col) in spec.columns.iter().enumerate() {
+            let ColumnKind::MonthName { year } = col.kind else {
+                continue;
+            };
+            values[i] = match (&values[i], values.get(year)) {
+                (Value::Integer(m), Some(Value::Integer(y))) => {
+                    let month = i32::try_from(*y)
+                        .ok()
+                        .and_then(|y| Month::new(y, u32::try_from(*m).unwrap_or(0)));
+                    match month {
+                        Some(month) => Value::Month(month),
+                        None => {
+                            let text = quote(&format!("{y} {}", cells[i].display()));
+                            reject(ctx, i, RejectReason::NotAMonth { text });
+                            self.rejected += 1;
+                            return;
+                        }
+                    }
+                }
+                _ => Value::Missing,
+            };
+        }
+        // A row holding nothing but its month (`2024 Maj -- --`) is a month not yet
+        // published: it is no row and does not hold its month against an older export.
+        if let Some(k) = self.key_col {
+            let period_col = |i: usize| {
+                i == k
+                    || matches!(spec.columns[k].kind, ColumnKind::MonthName { year } if year == i)
+            };
+            let mut others = (0..values.len()).filter(|&i| !period_col(i)).peekable();
+            if others.peek().is_some() && others.all(|i| values[i] == Value::Missing) {
+                return;
+            }
+        }
         if let (Some(list), Some(d)) = (ctx.districts, self.district_col)
             && let Value::Text(t) = &values[d]
         {

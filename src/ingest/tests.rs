@@ -660,3 +660,77 @@ fn excel_unicode_text_export_utf16_tab_separated() {
         vec![Some("Östermalm".into())]
     );
 }
+
+/// Socialstyrelsen's monthly statistics as a pack declares them: year + month name.
+fn monthly_statistics() -> Arc<DatasetSpec> {
+    use crate::model::{ColumnKind, ColumnSpec};
+    let col = |name: &str, alias: &str, kind, required| ColumnSpec {
+        name: name.into(),
+        aliases: vec![alias.into()],
+        kind,
+        required,
+    };
+    Arc::new(DatasetSpec {
+        name: "sos".into(),
+        columns: vec![
+            col("Ar", "År", ColumnKind::Integer, true),
+            col("Manad", "Månad", ColumnKind::MonthName { year: 0 }, true),
+            col("Hushall", "Antal hushåll", ColumnKind::Number, false),
+            col(
+                "Tkr",
+                "Utbetalt ekonomiskt bistånd tkr",
+                ColumnKind::Number,
+                false,
+            ),
+        ],
+        replace_by: Some("Manad".into()),
+    })
+}
+
+#[test]
+fn month_names_with_their_year_are_the_month_and_unpublished_months_hold_none() {
+    let dir = TempDir::new();
+    let header = "Ekonomiskt bistånd, Dalarnas län;;;\nÅr;Månad;Antal hushåll;Utbetalt ekonomiskt bistånd tkr\n";
+    dir.write(
+        "sos_2024_05_08.csv",
+        format!("{header}2023;December;10;100\n2024;Januari;11;110\n2024;februari;--;--\n")
+            .as_bytes(),
+    );
+    dir.write(
+        "sos_2024_06_17.csv",
+        format!("{header}2023;December;10;100\n2024;Januari;--;--\n2024;Februari;12;120\n2024;Mars;--;--\n2024;Majs;1;1\n;April;1;1\n").as_bytes(),
+    );
+    let mut opts = dir.opts();
+    opts.datasets.push(monthly_statistics());
+    let inputs = read_folder(&opts).unwrap();
+    let t = &inputs.tables["sos"];
+    let mut rows: Vec<(Month, Option<Decimal>, u32)> = (0..t.len())
+        .map(|i| {
+            (
+                t.month("Manad").unwrap()[i].unwrap(),
+                t.number("Hushall").unwrap()[i],
+                t.origin[i].file.0,
+            )
+        })
+        .collect();
+    rows.sort();
+    // 2023-12 from the newer export; January only in the older one (the newer has "--");
+    // February only in the newer; March published nowhere.
+    assert_eq!(
+        rows,
+        [
+            (month(2023, 12).unwrap(), Some(dec("10")), 1),
+            (month(2024, 1).unwrap(), Some(dec("11")), 0),
+            (month(2024, 2).unwrap(), Some(dec("12")), 1),
+        ]
+    );
+    let errs = errors(&inputs);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("[row 7, Manad]: Manad \"Majs\" is not a month"),
+        "{errs:?}"
+    );
+    assert!(errs[1].contains("[row 8, Ar]: Ar is missing"), "{errs:?}");
+    assert_eq!(inputs.replacements.len(), 1);
+    assert_eq!(inputs.replacements[0].period, "2023-12");
+}

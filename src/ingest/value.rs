@@ -111,6 +111,10 @@ pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectR
         ColumnKind::Month => parse_month(cell)
             .map(Value::Month)
             .ok_or_else(|| RejectReason::NotAMonth { text: quoted() }),
+        // The month number; the row joins it with its year (`sheet`).
+        ColumnKind::MonthName { .. } => parse_month_name(cell)
+            .map(|m| Value::Integer(i64::from(m)))
+            .ok_or_else(|| RejectReason::NotAMonth { text: quoted() }),
         ColumnKind::Date => parse_date(cell)
             .map(Value::Date)
             .ok_or_else(|| RejectReason::NotADate { text: quoted() }),
@@ -346,6 +350,25 @@ pub fn parse_month_text(t: &str) -> Option<Month> {
     let name = name.strip_suffix('.').unwrap_or(name);
     let m = MONTHS_SV.iter().find(|(n, _)| *n == name)?.1;
     Month::new(digits(year)? as i32, m)
+}
+
+/// A month number from a Swedish month name, full or short, any case, with or without a
+/// trailing dot (`Januari`, `maj`, `sept.`), or from a whole number 1..12.
+pub fn parse_month_name(cell: &Cell) -> Option<u32> {
+    match cell {
+        Cell::Text(t) => {
+            let t = t.trim().to_lowercase();
+            let t = t.strip_suffix('.').unwrap_or(&t);
+            MONTHS_SV
+                .iter()
+                .find(|(n, _)| *n == t)
+                .map(|(_, m)| *m)
+                .or_else(|| digits(t).filter(|m| (1..=12).contains(m)))
+        }
+        Cell::Int(i) => u32::try_from(*i).ok().filter(|m| (1..=12).contains(m)),
+        Cell::Float(f) if f.fract() == 0.0 && (1.0..=12.0).contains(f) => Some(*f as u32),
+        _ => None,
+    }
 }
 
 /// A day from a date cell, a serial, a yyyymmdd number or text `2013-05-31`, `20130531`
@@ -590,6 +613,29 @@ mod tests {
         assert_eq!(parse_month(&Cell::Text("maj")), None);
         assert_eq!(parse_month(&Cell::Text("majs 2013")), None);
         assert_eq!(parse_month(&Cell::Bool(true)), None);
+    }
+
+    #[test]
+    fn month_names_in_swedish() {
+        for (t, m) in [
+            ("Januari", 1),
+            ("feb", 2),
+            ("MAJ", 5),
+            (" maj ", 5),
+            ("sept.", 9),
+            ("December", 12),
+            ("11", 11),
+        ] {
+            assert_eq!(parse_month_name(&Cell::Text(t)), Some(m), "{t}");
+        }
+        assert_eq!(parse_month_name(&Cell::Int(3)), Some(3));
+        assert_eq!(parse_month_name(&Cell::Text("Majs")), None);
+        assert_eq!(parse_month_name(&Cell::Text("13")), None);
+        assert_eq!(parse_month_name(&Cell::Int(0)), None);
+        assert_eq!(
+            parse(ColumnKind::MonthName { year: 0 }, &Cell::Text("--")),
+            Ok(Value::Missing)
+        );
     }
 
     #[test]

@@ -170,8 +170,8 @@ impl<'a> R<'a> {
 // ------------------------------------------------------------------------------------------
 // The request
 
-fn kind_code(k: ColumnKind) -> u8 {
-    match k {
+fn write_kind(w: &mut W, k: ColumnKind) {
+    let code = match k {
         ColumnKind::Text => 0,
         ColumnKind::Id => 1,
         ColumnKind::Number => 2,
@@ -179,11 +179,16 @@ fn kind_code(k: ColumnKind) -> u8 {
         ColumnKind::Month => 4,
         ColumnKind::Date => 5,
         ColumnKind::YesNo => 6,
+        ColumnKind::MonthName { .. } => 7,
+    };
+    w.u8(code);
+    if let ColumnKind::MonthName { year } = k {
+        w.u64(year as u64);
     }
 }
 
-fn kind_of(c: u8) -> Res<ColumnKind> {
-    Ok(match c {
+fn read_kind(r: &mut R<'_>) -> Res<ColumnKind> {
+    Ok(match r.u8()? {
         0 => ColumnKind::Text,
         1 => ColumnKind::Id,
         2 => ColumnKind::Number,
@@ -191,6 +196,9 @@ fn kind_of(c: u8) -> Res<ColumnKind> {
         4 => ColumnKind::Month,
         5 => ColumnKind::Date,
         6 => ColumnKind::YesNo,
+        7 => ColumnKind::MonthName {
+            year: usize::try_from(r.u64()?).map_err(|_| WireError)?,
+        },
         _ => return Err(WireError),
     })
 }
@@ -217,7 +225,7 @@ pub fn encode_request(r: &Request) -> Vec<u8> {
         for c in &d.columns {
             w.str(&c.name);
             w.strs(&c.aliases);
-            w.u8(kind_code(c.kind));
+            write_kind(&mut w, c.kind);
             w.u8(u8::from(c.required));
         }
     }
@@ -251,7 +259,7 @@ pub fn decode_request(b: &[u8]) -> Res<Request> {
             columns.push(ColumnSpec {
                 name: r.str()?,
                 aliases: r.strs()?,
-                kind: kind_of(r.u8()?)?,
+                kind: read_kind(&mut r)?,
                 required: r.u8()? != 0,
             });
         }
@@ -813,4 +821,31 @@ pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
     };
     r.end()?;
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_kind_crosses_the_wire() {
+        let kinds = [
+            ColumnKind::Text,
+            ColumnKind::Id,
+            ColumnKind::Number,
+            ColumnKind::Integer,
+            ColumnKind::Month,
+            ColumnKind::Date,
+            ColumnKind::YesNo,
+            ColumnKind::MonthName { year: 3 },
+        ];
+        let mut w = W::default();
+        for k in kinds {
+            write_kind(&mut w, k);
+        }
+        let mut r = R::new(&w.0);
+        for k in kinds {
+            assert_eq!(read_kind(&mut r).ok(), Some(k));
+        }
+    }
 }

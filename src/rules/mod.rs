@@ -3,6 +3,7 @@
 //! becomes a `RuleError` with `rules/<file>.rhai:<line>:<col>`; it never aborts the run.
 
 pub mod api;
+pub mod datasets;
 pub mod pack;
 
 use std::cell::Cell;

@@ -57,7 +57,7 @@ pub struct YearTargets {
 pub type Targets = BTreeMap<String, BTreeMap<i32, YearTargets>>;
 
 /// Builds a `RuleError` located at the definition of `fn name` in the pack.
-fn declaration_error(pack: &RulePack, name: &str, message: String) -> RuleError {
+pub(crate) fn declaration_error(pack: &RulePack, name: &str, message: String) -> RuleError {
     let file = pack
         .file_defining(name)
         .or_else(|| pack.file_mentioning(name));
