@@ -34,6 +34,8 @@ impl Watching {
             .arg("--output")
             .arg(case.output_dir())
             .args(["--settle-ms", &SETTLE_MS.to_string()])
+            // Room for the deliberately slow rule below (a busy loop of two seconds).
+            .env("UTFALL_RULE_MAX_OPERATIONS", "1000000000")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -340,10 +342,11 @@ fn a_bad_file_is_reported_and_the_watcher_goes_on() {
 
 #[test]
 fn sigterm_during_a_run_lets_the_run_finish() {
-    // A rule slow enough (a few seconds in a debug build) that the signal lands mid-run.
+    // A rule that takes two seconds of wall-clock time (once a run: the total's current
+    // year), whatever the machine's speed, so that the signal lands mid-run.
     let slow = default_rule("berakning_manuella.rhai").replacen(
         "fn sjukfranvaro(u) {",
-        "fn sjukfranvaro(u) {\n    let x = 0;\n    for i in 0..100000 { x += i; }",
+        "fn sjukfranvaro(u) {\n    if u.stadsdel() == () && u.ar() == 2019 {\n        let t = timestamp();\n        while t.elapsed < 2 { }\n    }",
         1,
     );
     let case = january().rule("berakning_manuella.rhai", &slow);
