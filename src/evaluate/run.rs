@@ -2,7 +2,7 @@
 //! for the report period and the same period a year earlier; then looks up targets and
 //! asks the pack's `uppfyllelse` rule for each status. Rule failures become `fel`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -75,19 +75,32 @@ pub fn evaluate(
     let scopes: Vec<usize> = (0..=data.total_scope()).collect();
 
     // Figures first, in parallel over scopes; each is (current, previous).
-    type Computed = Result<(Figure, Figure), RuleError>;
+    // The datasets the current period's figures read, so that warnings about missing
+    // payments or population appear only for a pack that uses them.
+    type Computed = (Result<(Figure, Figure), RuleError>, BTreeSet<String>);
     let per_scope: Vec<Vec<Computed>> = scopes
         .par_iter()
         .map(|&scope| {
             specs
                 .iter()
                 .map(|spec| {
-                    let current = compute(pack, &data, scope, period, spec)?;
-                    let previous = compute(pack, &data, scope, period.previous_year(), spec)?;
-                    Ok((current, previous))
+                    let (current, used) = trace(pack, &data, scope, period, spec);
+                    let both = current.and_then(|c| {
+                        compute(pack, &data, scope, period.previous_year(), spec).map(|p| (c, p))
+                    });
+                    (both, used.read)
                 })
                 .collect()
         })
+        .collect();
+    let read: BTreeSet<String> = per_scope
+        .iter()
+        .flatten()
+        .flat_map(|(_, used)| used.iter().cloned())
+        .collect();
+    let per_scope: Vec<Vec<Result<(Figure, Figure), RuleError>>> = per_scope
+        .into_iter()
+        .map(|v| v.into_iter().map(|(c, _)| c).collect())
         .collect();
 
     let targets_error = targets.as_ref().err().map(|e| errors.index(e));
@@ -143,7 +156,7 @@ pub fn evaluate(
         }
     }
 
-    let warnings = warnings(&data, period);
+    let warnings = warnings(&data, period, &read);
     let population_year = data.population_year(year);
     EvalOutcome {
         evaluation: Evaluation {
@@ -344,9 +357,11 @@ fn suppressed(threshold: Option<Decimal>, def: &IndicatorDef, f: &Figure) -> boo
     }
 }
 
-fn warnings(data: &Prepared, period: Period) -> Vec<EvalWarning> {
+fn warnings(data: &Prepared, period: Period, read: &BTreeSet<String>) -> Vec<EvalWarning> {
     let mut out = Vec::new();
-    if data.months_present.is_empty() {
+    if !read.contains(super::prepare::PAYMENTS) {
+        // A pack of other datasets (Socialstyrelsen's statistics): nothing to warn about.
+    } else if data.months_present.is_empty() {
         out.push(EvalWarning::NoPayments);
     } else {
         for m in period.months() {
@@ -356,6 +371,9 @@ fn warnings(data: &Prepared, period: Period) -> Vec<EvalWarning> {
         }
     }
     let year = period.calendar_year();
+    if !read.contains(super::prepare::POPULATION) {
+        return out;
+    }
     match data.population_year(year) {
         None => out.push(EvalWarning::NoPopulation { year }),
         Some(y) => {
