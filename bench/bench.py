@@ -77,7 +77,8 @@ def generate(cache: Path, scale: str, fmt: str) -> Path:
 
 def rules_for(scale: str, tmp: Path) -> Path:
     """The shipped pack, with the districts taken from the data (the samples' three names
-    are the pack's default list) and, at national scale, ids numbered per kommun."""
+    are the pack's default list). Household ids stay global, as utfall-gen writes them (a
+    household that moves keeps its id) and as the reference implementations key them."""
     dst = tmp / f"rules-{scale}"
     if dst.exists():
         return dst
@@ -85,8 +86,6 @@ def rules_for(scale: str, tmp: Path) -> Path:
     rapport = dst / "rapport.rhai"
     text = rapport.read_text(encoding="utf-8")
     text = "\n".join(l for l in text.splitlines() if not l.strip().startswith("stadsdelar:"))
-    if scale == "national":
-        text = text.replace("hushall_per_stadsdel: false", "hushall_per_stadsdel: true")
     rapport.write_text(text + "\n", encoding="utf-8")
     return dst
 
