@@ -431,6 +431,37 @@ impl Folded {
             }
         };
 
+        // Where a ledger or budget line goes: its district's scope (None: no district) and
+        // its leaf row; a line of a district outside the report, or claimed by no row, is
+        // noted for Kontroll (the latter still counts, on the "Ej i uppställningen" line).
+        let mut place = |dataset: &'static str,
+                         d: Option<Sym>,
+                         k: i64,
+                         v: Option<Sym>,
+                         amount: Decimal,
+                         when: String|
+         -> Option<(Option<usize>, usize)> {
+            let scope = match d {
+                None => None,
+                Some(sym) => match district_index.get(&sym) {
+                    Some(&s) => Some(s),
+                    None => {
+                        note(
+                            (dataset, UnclaimedReason::OtherDistrict, d, k, v),
+                            amount,
+                            when,
+                        );
+                        return None;
+                    }
+                },
+            };
+            let leaf = classify(k, v);
+            if leaf == rows.len() {
+                note((dataset, UnclaimedReason::NoRow, d, k, v), amount, when);
+            }
+            Some((scope, leaf))
+        };
+
         if let Some(t) = data.tables.get(LEDGER)
             && let (Some(months), Some(accounts), Some(amounts)) = (
                 t.month(col::PERIOD),
@@ -448,24 +479,9 @@ impl Folded {
                 f.ledger_months.insert(m);
                 let d = districts.and_then(|c| c[i]);
                 let v = activities.and_then(|c| c[i]);
-                let scope = match d {
-                    None => None,
-                    Some(sym) => match district_index.get(&sym) {
-                        Some(&s) => Some(s),
-                        None => {
-                            note(
-                                (LEDGER, UnclaimedReason::OtherDistrict, d, k, v),
-                                a,
-                                m.to_string(),
-                            );
-                            continue;
-                        }
-                    },
+                let Some((scope, leaf)) = place(LEDGER, d, k, v, a, m.to_string()) else {
+                    continue;
                 };
-                let leaf = classify(k, v);
-                if leaf == rows.len() {
-                    note((LEDGER, UnclaimedReason::NoRow, d, k, v), a, m.to_string());
-                }
                 for s in scope.into_iter().chain([total]) {
                     *f.ledger.entry((s, leaf)).or_default().entry(m).or_default() += a;
                 }
@@ -490,24 +506,9 @@ impl Folded {
                 }
                 let d = districts.and_then(|c| c[i]);
                 let v = activities.and_then(|c| c[i]);
-                let scope = match d {
-                    None => None,
-                    Some(sym) => match district_index.get(&sym) {
-                        Some(&s) => Some(s),
-                        None => {
-                            note(
-                                (BUDGET, UnclaimedReason::OtherDistrict, d, k, v),
-                                a,
-                                y.to_string(),
-                            );
-                            continue;
-                        }
-                    },
+                let Some((scope, leaf)) = place(BUDGET, d, k, v, a, y.to_string()) else {
+                    continue;
                 };
-                let leaf = classify(k, v);
-                if leaf == rows.len() {
-                    note((BUDGET, UnclaimedReason::NoRow, d, k, v), a, y.to_string());
-                }
                 for s in scope.into_iter().chain([total]) {
                     *f.budget.entry((s, leaf)).or_default() += a;
                 }
