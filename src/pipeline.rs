@@ -571,32 +571,32 @@ fn control_files(files: &[FileRecord]) -> Vec<ControlFile> {
                     });
                 }
             }
-            FileOutcome::Skipped { reason } => out.push(ControlFile {
-                name: f.name.clone(),
-                dataset: None,
-                sheet: None,
-                rows: 0,
-                rejected: 0,
-                months: String::new(),
-                outcome: reason.sv(),
-            }),
-            FileOutcome::Duplicate { of } => out.push(ControlFile {
-                name: f.name.clone(),
-                dataset: None,
-                sheet: None,
-                rows: 0,
-                rejected: 0,
-                months: String::new(),
-                outcome: format!(
+            FileOutcome::Skipped { reason } => out.push(unread(f, reason.sv())),
+            FileOutcome::Duplicate { of } => out.push(unread(
+                f,
+                format!(
                     "dubblett av {}",
                     files.get(of.0 as usize).map_or("", |o| o.name.as_str())
                 ),
-            }),
+            )),
         }
     }
     // Ingest orders files by newness; a controller looks them up by name.
     out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.sheet.cmp(&b.sheet)));
     out
+}
+
+/// A Kontroll row for a file that was not read, with why.
+fn unread(f: &FileRecord, outcome: String) -> ControlFile {
+    ControlFile {
+        name: f.name.clone(),
+        dataset: None,
+        sheet: None,
+        rows: 0,
+        rejected: 0,
+        months: String::new(),
+        outcome,
+    }
 }
 
 /// Kontroll for one district's workbook: nothing that names another district.

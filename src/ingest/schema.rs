@@ -19,6 +19,8 @@ fn col(name: &str, aliases: &[&str], kind: ColumnKind, required: bool) -> Column
 }
 
 const DISTRICT: &[&str] = &["Stadsdelsområde", "SDF", "Distrikt", "Kommun"];
+/// The ledger and the budget name the district by its responsibility code too.
+const LEDGER_DISTRICT: &[&str] = &["Ansvar", "Stadsdelsområde", "SDF", "Distrikt", "Kommun"];
 const HOUSEHOLD: &[&str] = &["Hushåll", "Ärende"];
 
 fn dataset(name: &str, replace_by: Option<&str>, columns: Vec<ColumnSpec>) -> DatasetSpec {
@@ -98,12 +100,7 @@ pub fn standard_datasets() -> Vec<DatasetSpec> {
             Some("Period"),
             vec![
                 col("Period", &["Månad"], Month, true),
-                col(
-                    "Stadsdel",
-                    &["Ansvar", "Stadsdelsområde", "SDF", "Distrikt", "Kommun"],
-                    Text,
-                    false,
-                ),
+                col("Stadsdel", LEDGER_DISTRICT, Text, false),
                 col("Verksamhet", &[], Text, false),
                 col("Konto", &[], Integer, true),
                 col("Belopp", &[], Number, true),
@@ -114,12 +111,7 @@ pub fn standard_datasets() -> Vec<DatasetSpec> {
             Some("Ar"),
             vec![
                 col("Ar", &["År"], Integer, true),
-                col(
-                    "Stadsdel",
-                    &["Ansvar", "Stadsdelsområde", "SDF", "Distrikt", "Kommun"],
-                    Text,
-                    false,
-                ),
+                col("Stadsdel", LEDGER_DISTRICT, Text, false),
                 col("Verksamhet", &[], Text, false),
                 col("Konto", &[], Integer, true),
                 col("Belopp", &[], Number, true),

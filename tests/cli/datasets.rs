@@ -15,20 +15,7 @@ use crate::harness::{CRATE, Case, UTB};
 const DATA: &str = "../shared/realdata/socialstyrelsen";
 const PACK: &str = "packs/socialstyrelsen";
 
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
+use utfall::model::MONTH_NAMES_SV as MONTHS;
 
 /// One published month: households and tkr, and the export it was taken from.
 #[derive(Clone, Debug)]
