@@ -84,7 +84,10 @@ impl Log {
     pub fn new(quiet: bool) -> Log {
         Log {
             quiet,
-            progress: !quiet && std::io::stderr().is_terminal(),
+            // UTFALL_TIMINGS=1 shows the stage times also when stderr is no terminal
+            // (the benchmark's profiling runs).
+            progress: (!quiet && std::io::stderr().is_terminal())
+                || std::env::var_os("UTFALL_TIMINGS").is_some(),
             started: Instant::now(),
         }
     }
@@ -275,6 +278,7 @@ pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalE
     options.datasets = pack.datasets.clone();
     let known_datasets: Vec<String> = options.datasets.iter().map(|d| d.name.clone()).collect();
     let inputs = ingest::read_folder(&options)?;
+    log.stage("preparing household months");
     if inputs.tables.values().all(|t| t.is_empty()) {
         let Inputs {
             files,
@@ -437,7 +441,8 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
     };
 
     log.stage("writing workbooks");
-    let written = write_outputs(output_dir, &outcome, &control)?;
+    let written = write_outputs(output_dir, &outcome, &control, &log)?;
+    log.stage("written");
     log.info(&format!(
         "wrote {} files to {} (period {})",
         written.len(),
@@ -628,6 +633,7 @@ fn write_outputs(
     dir: &Path,
     outcome: &EvalOutcome,
     control: &ControlData,
+    log: &Log,
 ) -> Result<Vec<PathBuf>, FatalError> {
     std::fs::create_dir_all(dir).map_err(|source| FatalError::OutputFolder {
         dir: dir.to_path_buf(),
@@ -685,6 +691,7 @@ fn write_outputs(
         files.push(r?);
     }
     files.push((json_name, json));
+    log.stage("rendered; writing files");
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(name);
