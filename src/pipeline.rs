@@ -17,7 +17,7 @@ use crate::deliver::{WriteError, file_name_part, write_atomic};
 use crate::evaluate::prepare::{PAYMENTS, Prepared, prepare};
 use crate::evaluate::{EvalOutcome, evaluate};
 use crate::ingest::{
-    self, FileOutcome, FileRecord, IngestOptions, Inputs, Issue, Replacement, Severity,
+    self, FileOutcome, FileRecord, IngestOptions, Inputs, Issue, PaymentRows, Replacement, Severity,
 };
 use crate::model::{DatasetSpec, Month, Period, Table};
 use crate::render::{RenderError, render_json, render_workbook};
@@ -201,6 +201,17 @@ pub struct Pack {
 }
 
 impl Pack {
+    /// True when a rule names `utbetalningar` as a string (`u.rader("utbetalningar")`):
+    /// then the payment rows are kept as a table besides their household-months. Without
+    /// it they are folded as they are read and dropped (2.7 M rows at national scale).
+    pub fn reads_payment_rows(&self) -> bool {
+        let quoted = [format!("\"{PAYMENTS}\""), format!("`{PAYMENTS}`")];
+        self.pack
+            .files
+            .iter()
+            .any(|f| quoted.iter().any(|q| f.text.contains(q.as_str())))
+    }
+
     /// True when a file does not compile or a declaration (`rapport()`, `indikatorer()`,
     /// `mal()`) is malformed: the pack as a whole is broken, not just one figure.
     pub fn is_broken(&self) -> bool {
@@ -276,10 +287,15 @@ pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalE
     let mut options = IngestOptions::new(dir);
     options.districts = pack.settings.districts.clone();
     options.datasets = pack.datasets.clone();
+    options.payments = if pack.reads_payment_rows() {
+        PaymentRows::FoldAndTable
+    } else {
+        PaymentRows::Fold
+    };
     let known_datasets: Vec<String> = options.datasets.iter().map(|d| d.name.clone()).collect();
     let inputs = ingest::read_folder(&options)?;
-    log.stage("preparing household months");
-    if inputs.tables.values().all(|t| t.is_empty()) {
+    let no_payments = inputs.payments.as_ref().is_none_or(|p| p.is_empty());
+    if no_payments && inputs.tables.values().all(|t| t.is_empty()) {
         let Inputs {
             files,
             issues,
@@ -309,10 +325,13 @@ pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalE
         files,
         issues,
         replacements,
+        payments,
     } = inputs;
+    log.stage("preparing household months");
     let data = Arc::new(prepare(
         interner,
         tables,
+        payments,
         known_datasets,
         pack.settings.districts.as_deref(),
         pack.settings.identity,
@@ -460,6 +479,9 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
 /// of other datasets), the latest in any dataset's month column that re-exports replace by.
 fn latest_month(inputs: &Inputs) -> Option<Month> {
     let latest = |table: &Table, column: &str| table.month(column)?.iter().flatten().max().copied();
+    if let Some(folds) = inputs.payments.as_ref().filter(|p| !p.is_empty()) {
+        return folds.iter().map(|f| f.month).max();
+    }
     if let Some(payments) = inputs.tables.get(PAYMENTS).filter(|t| !t.is_empty()) {
         return latest(payments, "Period");
     }

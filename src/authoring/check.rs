@@ -84,6 +84,18 @@ fn coverage(table: &Table, session: &Session) -> BTreeMap<String, Coverage> {
     out
 }
 
+/// Rows and months per district of `utbetalningar` folded as it was read.
+fn folded_coverage(session: &Session) -> BTreeMap<String, Coverage> {
+    let interner = &session.data.interner;
+    let mut out: BTreeMap<String, Coverage> = BTreeMap::new();
+    for (d, months) in &session.data.payment_rows {
+        let c = out.entry(interner.resolve(*d).to_string()).or_default();
+        c.rows += months.values().sum::<usize>();
+        c.months.extend(months.keys());
+    }
+    out
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!(
         "{} {}",
@@ -116,11 +128,15 @@ pub fn overview(pack: &Pack, session: &Session, period: Period, outcome: &EvalOu
     let _ = writeln!(s, "\nDatamängder:");
     let mut absent = Vec::new();
     for (name, table) in &session.data.tables {
-        if table.is_empty() {
+        if !session.data.has_rows(name) {
             absent.push(name.as_str());
             continue;
         }
-        let per_district = coverage(table, session);
+        let per_district = if table.is_empty() {
+            folded_coverage(session)
+        } else {
+            coverage(table, session)
+        };
         let mut all = Coverage::default();
         for c in per_district.values() {
             all.rows += c.rows;
@@ -236,7 +252,7 @@ pub fn overview(pack: &Pack, session: &Session, period: Period, outcome: &EvalOu
             .missing
             .iter()
             .map(|d| {
-                let present = session.data.tables.get(d).is_some_and(|t| !t.is_empty());
+                let present = session.data.has_rows(d);
                 if present {
                     format!("{d} täcker inte perioden")
                 } else {

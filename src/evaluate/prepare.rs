@@ -2,12 +2,13 @@
 //! household-months per district and for the total (once per run), population by year and
 //! district, and the other datasets shared behind `Arc`s. Scripts never see single rows.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::ingest::fold::{MonthFold, fold_payments};
 use crate::model::{Interner, Month, Sym, Table};
 
 /// Canonical column names of the standard datasets (SPEC §2) used natively.
@@ -31,32 +32,7 @@ pub mod col {
 pub const PAYMENTS: &str = "utbetalningar";
 pub const POPULATION: &str = "befolkning";
 
-/// The reason for support that makes a household count as unemployed.
-const UNEMPLOYMENT: &str = "arbetslöshet";
-
-/// One household in one month within one scope: the net of its rows and the largest
-/// counts any of its rows gives (SPEC §4 "Active").
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HouseholdMonth {
-    /// Household key: the id's symbol, or (district, id) when the pack says ids are per
-    /// district.
-    pub household: u64,
-    pub month: Month,
-    pub net: Decimal,
-    pub adults: u32,
-    pub children: u32,
-    pub young: u32,
-    /// `Arbetslöshet` when any row says so, else the first row's reason.
-    pub reason: Option<Sym>,
-    pub unemployed: bool,
-    pub jobbtorg: bool,
-}
-
-impl HouseholdMonth {
-    pub fn is_active(&self) -> bool {
-        self.net > Decimal::ZERO
-    }
-}
+pub use crate::ingest::fold::{HouseholdMonth, is_unemployment};
 
 /// Household-months and paid amounts of one district, or of the total.
 #[derive(Debug, Default)]
@@ -102,6 +78,9 @@ pub struct Prepared {
     pub tables: BTreeMap<String, Arc<Table>>,
     /// Months with any `utbetalningar` row at all.
     pub months_present: BTreeSet<Month>,
+    /// `utbetalningar` rows per district and month (after re-export resolution), for
+    /// `utfall check`: the rows themselves are usually folded away as they are read.
+    pub payment_rows: BTreeMap<Sym, BTreeMap<Month, usize>>,
     /// Every dataset the run knows (read or not), for rule error messages.
     pub known_datasets: Vec<String>,
     /// Per dataset, its row numbers by scope (each district, then the total), built the
@@ -179,6 +158,12 @@ impl Prepared {
         by_scope.get(scope).cloned().unwrap_or_default()
     }
 
+    /// Whether a dataset has any rows (`utbetalningar`: folded or kept).
+    pub fn has_rows(&self, dataset: &str) -> bool {
+        self.tables.get(dataset).is_some_and(|t| !t.is_empty())
+            || (dataset == PAYMENTS && !self.payment_rows.is_empty())
+    }
+
     /// The district symbol of a scope, `None` for the total.
     pub fn district_of(&self, scope: usize) -> Option<Sym> {
         self.districts.get(scope).copied()
@@ -199,16 +184,37 @@ pub enum HouseholdIdentity {
 pub fn prepare(
     interner: Interner,
     tables: BTreeMap<String, Table>,
+    payments: Option<Vec<MonthFold>>,
     known_datasets: Vec<String>,
     listed_districts: Option<&[String]>,
     identity: HouseholdIdentity,
 ) -> Prepared {
     let mut interner = interner;
-    let payments = tables.get(PAYMENTS);
+    // Folded while read, or else (payments kept as a table) folded here, as one file.
+    let payments = payments.unwrap_or_else(|| {
+        tables
+            .get(PAYMENTS)
+            .map(|t| {
+                fold_payments(&t.spec, &t.columns, t.len(), &|s| {
+                    interner.resolve(s).to_string()
+                })
+            })
+            .unwrap_or_default()
+    });
     let present: BTreeSet<Sym> = payments
-        .and_then(|t| t.text(col::DISTRICT))
-        .map(|v| v.iter().flatten().copied().collect())
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|f| f.districts.iter().copied())
+        .collect();
+    let mut payment_rows: BTreeMap<Sym, BTreeMap<Month, usize>> = BTreeMap::new();
+    for f in &payments {
+        for (d, rows) in &f.rows_by_district {
+            *payment_rows
+                .entry(*d)
+                .or_default()
+                .entry(f.month)
+                .or_default() += rows;
+        }
+    }
     let districts: Vec<Sym> = match listed_districts {
         Some(names) => names.iter().map(|n| interner.intern(n)).collect(),
         None => {
@@ -221,15 +227,7 @@ pub fn prepare(
         .iter()
         .map(|d| interner.resolve(*d).to_string())
         .collect();
-    let (scopes, months_present) = match payments {
-        Some(t) => fold_payments(t, &districts, identity, &interner),
-        None => (
-            (0..=districts.len())
-                .map(|_| PaymentScope::default())
-                .collect(),
-            BTreeSet::new(),
-        ),
-    };
+    let (scopes, months_present) = build_scopes(payments, &districts, identity);
     let population = tables
         .get(POPULATION)
         .map(fold_population)
@@ -246,6 +244,7 @@ pub fn prepare(
             .collect(),
         tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         months_present,
+        payment_rows,
         known_datasets,
     }
 }
@@ -266,210 +265,67 @@ pub fn swedish_order(a: &str, b: &str) -> std::cmp::Ordering {
     key(a).cmp(&key(b)).then_with(|| a.cmp(b))
 }
 
-/// The running fold of one household-month's rows (SPEC §4 "Active").
-#[derive(Default)]
-struct Accumulator {
-    net: Decimal,
-    adults: u32,
-    children: u32,
-    young: u32,
-    reason: Option<Sym>,
-    unemployed: bool,
-    jobbtorg: bool,
-}
-
-impl Accumulator {
-    fn add(&mut self, row: &PaymentRow) {
-        self.net += row.amount;
-        self.adults = self.adults.max(row.adults);
-        self.children = self.children.max(row.children);
-        self.young = self.young.max(row.young);
-        if row.unemployed {
-            if !self.unemployed {
-                self.reason = row.reason;
-            }
-            self.unemployed = true;
-        } else if self.reason.is_none() {
-            self.reason = row.reason;
-        }
-        self.jobbtorg |= row.jobbtorg;
-    }
-
-    fn finish(self, household: u64, month: Month) -> HouseholdMonth {
-        HouseholdMonth {
-            household,
-            month,
-            net: self.net,
-            adults: self.adults,
-            children: self.children,
-            young: self.young,
-            reason: self.reason,
-            unemployed: self.unemployed,
-            jobbtorg: self.jobbtorg,
-        }
-    }
-}
-
-/// One payment row, read from the table's columns.
-struct PaymentRow {
-    amount: Decimal,
-    adults: u32,
-    children: u32,
-    young: u32,
-    reason: Option<Sym>,
-    unemployed: bool,
-    jobbtorg: bool,
-}
-
-/// A payment row's place in the fold: sorted, equal (district, household, month) runs are
-/// one household-month. `row` keeps the files' order within a run ("the first row's
-/// reason").
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct RowKey {
-    district: u32,
-    household: u64,
-    month: i32,
-    row: u32,
-}
-
-/// Folds the payment rows into household-months per district and for the total, by
-/// sorting row keys and folding equal runs (deterministic, no per-row hashing).
-fn fold_payments(
-    t: &Table,
+/// Builds the scopes from the months' folds (each month from its newest export): each
+/// district's household-months, and the total's — with ids per district the districts'
+/// own; with global ids the same, except that a household with rows in several districts
+/// in a month is one household-month over all of them.
+fn build_scopes(
+    payments: Vec<MonthFold>,
     districts: &[Sym],
     identity: HouseholdIdentity,
-    interner: &Interner,
 ) -> (Vec<PaymentScope>, BTreeSet<Month>) {
     let n = districts.len();
-    let mut scopes: Vec<PaymentScope> = (0..=n).map(|_| PaymentScope::default()).collect();
+    let index: HashMap<Sym, usize> = districts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let mut months_present = BTreeSet::new();
-    let (Some(period), Some(district), Some(household), Some(amount)) = (
-        t.month(col::PERIOD),
-        t.text(col::DISTRICT),
-        t.text(col::HOUSEHOLD),
-        t.number(col::AMOUNT),
-    ) else {
-        return (scopes, months_present);
-    };
-    let count = |name: &str, i: usize| -> u32 {
-        t.integer(name)
-            .and_then(|v| v[i])
-            .map_or(0, |x| u32::try_from(x).unwrap_or(0))
-    };
-    let reasons = t.text(col::REASON);
-    let jobbtorg = t.boolean(col::JOBBTORG);
-    let district_index: HashMap<Sym, u32> = districts
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (*d, i as u32))
-        .collect();
-    // The unemployment reason is recognised once per distinct symbol, not per row.
-    let unemployment: HashMap<Sym, bool> = reasons
-        .map(|r| {
-            let distinct: BTreeSet<Sym> = r.iter().flatten().copied().collect();
-            distinct
-                .into_iter()
-                .map(|s| (s, is_unemployment(interner.resolve(s))))
-                .collect()
-        })
-        .unwrap_or_default();
-    let row_at = |i: usize| {
-        let reason = reasons.and_then(|r| r[i]);
-        PaymentRow {
-            amount: amount[i].unwrap_or_default(),
-            adults: count(col::ADULTS, i),
-            children: count(col::CHILDREN, i),
-            young: count(col::YOUNG, i),
-            reason,
-            unemployed: reason.is_some_and(|s| unemployment.get(&s).copied().unwrap_or(false)),
-            jobbtorg: jobbtorg.and_then(|j| j[i]).unwrap_or(false),
+    // Exact sizes first: at national scale a scope is millions of household-months, and
+    // growing vectors by doubling would hold twice that for a moment.
+    let mut sizes = vec![0usize; n + 1];
+    for f in &payments {
+        for d in &f.districts {
+            if let Some(&di) = index.get(d) {
+                sizes[di] += 1;
+                sizes[n] += 1;
+            }
         }
-    };
-
-    let mut keys = Vec::with_capacity(t.len());
-    for i in 0..t.len() {
-        let (Some(m), Some(d), Some(h), Some(_)) =
-            (period[i], district[i], household[i], amount[i])
-        else {
-            continue;
-        };
-        months_present.insert(m);
-        let Some(&di) = district_index.get(&d) else {
-            continue;
-        };
-        let household = match identity {
-            HouseholdIdentity::Global => u64::from(h.0),
-            HouseholdIdentity::PerDistrict => (u64::from(di) + 1) << 32 | u64::from(h.0),
-        };
-        keys.push(RowKey {
-            district: di,
-            household,
-            month: m.ordinal(),
-            row: i as u32,
-        });
     }
-
-    // Each district: runs of equal (district, household, month).
-    keys.par_sort_unstable();
-    let fold_runs = |keys: &[RowKey], same: fn(&RowKey, &RowKey) -> bool| {
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < keys.len() {
-            let mut end = start + 1;
-            while end < keys.len() && same(&keys[start], &keys[end]) {
-                end += 1;
-            }
-            let mut acc = Accumulator::default();
-            for k in &keys[start..end] {
-                acc.add(&row_at(k.row as usize));
-            }
-            let first = &keys[start];
-            out.push(acc.finish(first.household, Month::from_ordinal(first.month)));
-            start = end;
+    let mut by_scope: Vec<Vec<HouseholdMonth>> =
+        sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
+    for f in payments {
+        if !f.households.is_empty() {
+            months_present.insert(f.month);
         }
-        out
-    };
-    let by_district: Vec<Vec<HouseholdMonth>> = (0..n as u32)
+        let across: HashSet<u64> = f.across.iter().map(|hm| hm.household).collect();
+        for (mut hm, d) in f.households.into_iter().zip(f.districts) {
+            let Some(&di) = index.get(&d) else { continue };
+            match identity {
+                HouseholdIdentity::Global => {
+                    if !across.contains(&hm.household) {
+                        by_scope[n].push(hm);
+                    }
+                }
+                HouseholdIdentity::PerDistrict => {
+                    hm.household |= (di as u64 + 1) << 32;
+                    by_scope[n].push(hm);
+                }
+            }
+            by_scope[di].push(hm);
+        }
+        if identity == HouseholdIdentity::Global {
+            by_scope[n].extend(f.across);
+        }
+    }
+    let scopes = by_scope
         .into_par_iter()
-        .map(|d| {
-            let lo = keys.partition_point(|k| k.district < d);
-            let hi = keys.partition_point(|k| k.district <= d);
-            fold_runs(&keys[lo..hi], |a, b| {
-                a.household == b.household && a.month == b.month
-            })
+        .map(|mut months| {
+            months.sort_unstable_by_key(|hm| (hm.month, hm.household));
+            let mut paid: BTreeMap<Month, Decimal> = BTreeMap::new();
+            for hm in &months {
+                *paid.entry(hm.month).or_default() += hm.net;
+            }
+            PaymentScope { months, paid }
         })
         .collect();
-    // The total: the union of the districts' rows, a household once per month (with ids
-    // per district, households never meet across districts, so the districts' own
-    // household-months are the total's).
-    let total = match identity {
-        HouseholdIdentity::PerDistrict => by_district.iter().flatten().copied().collect(),
-        HouseholdIdentity::Global => {
-            keys.par_sort_unstable_by_key(|k| (k.household, k.month, k.row));
-            fold_runs(&keys, |a, b| {
-                a.household == b.household && a.month == b.month
-            })
-        }
-    };
-    drop(keys);
-    for (scope, months) in scopes
-        .iter_mut()
-        .zip(by_district.into_iter().chain([total]))
-    {
-        scope.months = months;
-        scope
-            .months
-            .par_sort_unstable_by_key(|hm| (hm.month, hm.household));
-        for hm in &scope.months {
-            *scope.paid.entry(hm.month).or_default() += hm.net;
-        }
-    }
     (scopes, months_present)
-}
-
-/// Whether a Forsorjningshinder text is the unemployment reason (any case, trimmed).
-pub fn is_unemployment(text: &str) -> bool {
-    text.trim().to_lowercase() == UNEMPLOYMENT
 }
 
 fn fold_population(t: &Table) -> BTreeMap<i32, HashMap<Sym, Population>> {

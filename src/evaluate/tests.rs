@@ -149,6 +149,7 @@ fn run(tables: Vec<Table>, interner: Interner, period: &str) -> Run {
     let data = Arc::new(prepare(
         interner,
         map,
+        None,
         [
             "utbetalningar",
             "befolkning",
@@ -729,6 +730,7 @@ fn readme_worked_example_adds_an_indicator() {
     let data = Arc::new(prepare(
         i,
         map,
+        None,
         known.map(String::from).to_vec(),
         None,
         HouseholdIdentity::Global,

@@ -86,6 +86,8 @@ fn serve() -> i32 {
                     max_unzipped_bytes: req.max_unzipped_bytes,
                     ..ReadLimits::default()
                 },
+                // The parent folds what it gets back.
+                payments: super::PaymentRows::Table,
             };
             let matcher = Matcher::new(&opts.datasets);
             parse_bytes(&req.name, &req.display, &bytes, &opts, &matcher)

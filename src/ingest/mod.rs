@@ -7,6 +7,7 @@
 
 mod csv;
 mod excel;
+pub mod fold;
 #[cfg(unix)]
 mod isolate;
 mod issue;
@@ -38,6 +39,7 @@ pub use reexport::summarise as summarise_replacements;
 pub use schema::{norm as normalise_header, standard_datasets};
 
 use crate::model::{ColumnData, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Sym, Table};
+use fold::MonthFold;
 use schema::Matcher;
 use sheet::{FileContents, FileCtx, Part};
 
@@ -51,6 +53,30 @@ pub struct IngestOptions {
     pub districts: Option<Vec<String>>,
     /// What one file may cost (defaults raised by environment variables).
     pub limits: ReadLimits,
+    /// What becomes of `utbetalningar` rows.
+    pub payments: PaymentRows,
+}
+
+/// What ingest does with the rows of `utbetalningar`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PaymentRows {
+    /// A table like every other dataset's (the parse-only benchmark; library users).
+    Table,
+    /// Folded into household-months per file as the files are read (`Inputs::payments`);
+    /// the rows themselves are dropped. What `utfall run` does unless rules read the rows.
+    Fold,
+    /// Both: folded, and kept as a table for rules that read the rows.
+    FoldAndTable,
+}
+
+impl PaymentRows {
+    fn fold(self) -> bool {
+        self != PaymentRows::Table
+    }
+
+    fn table(self) -> bool {
+        self != PaymentRows::Fold
+    }
 }
 
 impl IngestOptions {
@@ -62,6 +88,7 @@ impl IngestOptions {
             datasets: standard_datasets().into_iter().map(Arc::new).collect(),
             districts: None,
             limits: ReadLimits::from_env(),
+            payments: PaymentRows::Table,
         }
     }
 }
@@ -84,6 +111,9 @@ pub struct Inputs {
     pub files: Vec<FileRecord>,
     pub issues: Vec<Issue>,
     pub replacements: Vec<Replacement>,
+    /// With `PaymentRows::Fold*`: the household-months of every month's newest export,
+    /// sorted by month, symbols in `interner`.
+    pub payments: Option<Vec<MonthFold>>,
 }
 
 #[derive(Clone, Debug)]
@@ -234,6 +264,8 @@ struct Parsed {
     parts: Vec<Part>,
     sheets: Vec<SheetRecord>,
     issues: Vec<Issue>,
+    /// `utbetalningar` folded (file-local symbols), when the options say so.
+    payments: Vec<MonthFold>,
 }
 
 impl Parsed {
@@ -252,7 +284,57 @@ impl Parsed {
             parts: c.parts,
             sheets: c.sheets,
             issues: c.issues,
+            payments: Vec::new(),
         }
+    }
+
+    /// The text of a file-local symbol.
+    fn string(&self, sym: Sym) -> &str {
+        let i = sym.0 as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.ends
+            .get(i)
+            .and_then(|&end| self.text.get(start..end))
+            .unwrap_or("")
+    }
+
+    /// Folds this file's `utbetalningar` rows into household-months (all its sheets of
+    /// payments together), dropping the rows unless they are kept as a table too.
+    fn folded(mut self, opts: &IngestOptions) -> Parsed {
+        let Some(d) = opts.datasets.iter().position(|s| s.name == fold::PAYMENTS) else {
+            return self;
+        };
+        if !opts.payments.fold() || !self.parts.iter().any(|p| p.dataset == d) {
+            return self;
+        }
+        let spec = &opts.datasets[d];
+        let (mine, rest): (Vec<Part>, Vec<Part>) = std::mem::take(&mut self.parts)
+            .into_iter()
+            .partition(|p| p.dataset == d);
+        self.parts = rest;
+        let text = |s: Sym| self.string(s).to_string();
+        self.payments = match mine.as_slice() {
+            [one] => fold::fold_payments(spec, &one.columns, one.rows.len(), &text),
+            // Several sheets of payments: one fold over all their rows, in sheet order.
+            several => {
+                let same: Vec<Sym> = (0..self.ends.len() as u32).map(Sym).collect();
+                let mut table = Table::new(spec.clone());
+                for part in several {
+                    append(
+                        &mut table,
+                        FileId(0),
+                        part,
+                        &vec![true; part.rows.len()],
+                        &same,
+                    );
+                }
+                fold::fold_payments(spec, &table.columns, table.len(), &text)
+            }
+        };
+        if opts.payments.table() {
+            self.parts.extend(mine);
+        }
+        self
     }
 
     fn strings(&self) -> impl Iterator<Item = &str> {
@@ -347,7 +429,9 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
                 (None, _) => Loaded::Skipped(SkipReason::NotAnExportFormat),
                 (Some(Err(reason)), _) => Loaded::Skipped(reason.clone()),
                 (Some(Ok(_)), Some(of)) => Loaded::Duplicate { of },
-                (Some(Ok(_)), None) => Loaded::Read(read_one(f, opts, &matcher)),
+                (Some(Ok(_)), None) => {
+                    Loaded::Read(read_one(f, opts, &matcher).map(|p| p.folded(opts)))
+                }
             }
         })
         .collect();
@@ -394,7 +478,9 @@ pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs
         None,
     );
     let loaded = if is_export(name) {
-        Loaded::Read(parse_bytes(name, &listed.display, bytes, opts, &matcher))
+        Loaded::Read(
+            parse_bytes(name, &listed.display, bytes, opts, &matcher).map(|p| p.folded(opts)),
+        )
     } else {
         Loaded::Skipped(SkipReason::NotAnExportFormat)
     };
@@ -471,8 +557,8 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut interner = Interner::default();
     let mut files = Vec::with_capacity(listed.len());
     let mut issues = Vec::new();
-    // (file, local→global symbol map, parts)
-    let mut pieces: Vec<(FileId, Vec<Sym>, Vec<Part>)> = Vec::new();
+    // (file, local→global symbol map, parts, folded payments)
+    let mut pieces: Vec<(FileId, Vec<Sym>, Vec<Part>, Vec<MonthFold>)> = Vec::new();
     for (i, (l, load)) in listed.into_iter().zip(loaded).enumerate() {
         let id = FileId(i as u32);
         let outcome = match load {
@@ -495,7 +581,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
             Loaded::Read(Ok(contents)) => {
                 let map: Vec<Sym> = contents.strings().map(|t| interner.intern(t)).collect();
                 issues.extend(contents.issues);
-                pieces.push((id, map, contents.parts));
+                pieces.push((id, map, contents.parts, contents.payments));
                 FileOutcome::Read {
                     sheets: contents.sheets,
                 }
@@ -510,12 +596,41 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
         });
     }
 
+    // Payments folded per file: per month the newest export's household-months.
+    let mut payments = None;
+    let mut payment_replacements = Vec::new();
+    if opts.payments.fold() {
+        let counts: Vec<(FileId, Month, usize)> = pieces
+            .iter()
+            .flat_map(|(id, _, _, folds)| folds.iter().map(|f| (*id, f.month, f.rows)))
+            .collect();
+        let (winners, reps) = reexport::resolve_counts(fold::PAYMENTS, &counts);
+        payment_replacements = reps;
+        let mut months = Vec::new();
+        for (id, map, _, folds) in &mut pieces {
+            for mut f in std::mem::take(folds) {
+                if winners.get(&f.month) == Some(id) {
+                    f.remap(map);
+                    months.push(f);
+                }
+            }
+        }
+        months.sort_by_key(|f| f.month);
+        payments = Some(months);
+    }
+
     let mut tables = BTreeMap::new();
     let mut replacements = Vec::new();
     for (d, spec) in opts.datasets.iter().enumerate() {
+        let folded = opts.payments.fold() && spec.name == fold::PAYMENTS;
+        if folded && !opts.payments.table() {
+            replacements.append(&mut payment_replacements);
+            tables.insert(spec.name.clone(), Table::new(spec.clone()));
+            continue;
+        }
         // Take this dataset's parts out of the files, so each is freed once copied.
         let mut taken: Vec<(FileId, usize, Part)> = Vec::new();
-        for (k, (id, _, parts)) in pieces.iter_mut().enumerate() {
+        for (k, (id, _, parts, _)) in pieces.iter_mut().enumerate() {
             let (mine, rest): (Vec<Part>, Vec<Part>) = std::mem::take(parts)
                 .into_iter()
                 .partition(|p| p.dataset == d);
@@ -540,6 +655,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
         files,
         issues,
         replacements,
+        payments,
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::Replacement;
 use super::sheet::{Part, PeriodKey};
-use crate::model::FileId;
+use crate::model::{FileId, Month};
 
 /// Decides which rows to keep. `parts` must be in newness order (oldest file first);
 /// a row without a period key is always kept.
@@ -62,6 +62,39 @@ pub fn resolve(
         })
         .collect();
     (masks, replacements)
+}
+
+/// Re-export resolution for a dataset read as row counts per (file, month), files in
+/// newness order: per month the newest file with rows keeps it; gives the winner of each
+/// month and the `Replacement`s, as `resolve` would for the rows themselves.
+pub fn resolve_counts(
+    dataset: &str,
+    counts: &[(FileId, Month, usize)],
+) -> (BTreeMap<Month, FileId>, Vec<Replacement>) {
+    let mut winner: BTreeMap<Month, FileId> = BTreeMap::new();
+    for (file, month, rows) in counts {
+        if *rows > 0 {
+            let w = winner.entry(*month).or_insert(*file);
+            *w = (*w).max(*file);
+        }
+    }
+    let mut dropped: BTreeMap<(Month, FileId), usize> = BTreeMap::new();
+    for (file, month, rows) in counts {
+        if *rows > 0 && winner.get(month) != Some(file) {
+            *dropped.entry((*month, *file)).or_default() += rows;
+        }
+    }
+    let replacements = dropped
+        .into_iter()
+        .map(|((month, replaced), rows_dropped)| Replacement {
+            dataset: dataset.to_string(),
+            period: PeriodKey::Month(month).label(),
+            kept: winner[&month],
+            replaced,
+            rows_dropped,
+        })
+        .collect();
+    (winner, replacements)
 }
 
 /// The replacements for display: runs of consecutive months (or years) of one dataset where

@@ -815,6 +815,7 @@ pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
                 parts,
                 sheets,
                 issues,
+                payments: Vec::new(),
             })
         }
         _ => return Err(WireError),

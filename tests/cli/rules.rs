@@ -95,3 +95,34 @@ fn a_rule_that_loops_forever_is_stopped() {
     assert_eq!(j.status("sommarjobb", None), "fel");
     assert_eq!(j.result("sjukfranvaro", None)["value"], 5);
 }
+
+#[test]
+fn a_rule_that_reads_the_payment_rows_gets_them() {
+    // Payment rows are folded into household-months as they are read; a pack that names
+    // the dataset keeps them as a table too, with the same re-export resolution.
+    let rules = default_rule("berakning_manuella.rhai").replace(
+        SOMMARJOBB,
+        "fn sommarjobb(u) {\n    antal(u.rader(\"utbetalningar\").i_perioden(\"Period\").antal())\n}",
+    );
+    let case = Case::new()
+        .csv(
+            "utb_2019-01_export_2019-02-01.csv",
+            &format!(
+                "{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n2019-01;Norrmalm;H2;500;1;0;0;;\n"
+            ),
+        )
+        .csv(
+            "utb_2019-01_export_2019-02-10.csv",
+            &format!(
+                "{UTB}\n2019-01;Kungsholmen;H1;1000;1;0;0;;\n2019-01;Norrmalm;H2;500;1;0;0;;\n2019-01;Norrmalm;H3;700;1;0;0;;\n"
+            ),
+        )
+        .rule("berakning_manuella.rhai", &rules);
+    let run = case.run(&["run", "--period", "2019-01"]);
+    run.expect_code(0);
+    let report = run.json();
+    // The newer export replaces January: three rows, not five.
+    assert_eq!(report.result("sommarjobb", None)["value"], 3);
+    assert_eq!(report.result("sommarjobb", Some("Norrmalm"))["value"], 2);
+    assert_eq!(report.result("hushall_unika", None)["value"], 3);
+}
