@@ -550,6 +550,16 @@ fn parse_bytes(
     }
 }
 
+/// A read file waiting for the merge.
+struct Piece {
+    id: FileId,
+    /// File-local symbol → the run's.
+    map: Vec<Sym>,
+    parts: Vec<Part>,
+    /// Its `utbetalningar` folded (file-local symbols).
+    payments: Vec<MonthFold>,
+}
+
 /// Puts the files together: duplicates, records, interner merge, re-exports, tables.
 fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> Inputs {
     // A duplicate names the newer file it copies, which comes later in the list.
@@ -557,8 +567,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     let mut interner = Interner::default();
     let mut files = Vec::with_capacity(listed.len());
     let mut issues = Vec::new();
-    // (file, local→global symbol map, parts, folded payments)
-    let mut pieces: Vec<(FileId, Vec<Sym>, Vec<Part>, Vec<MonthFold>)> = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::new();
     for (i, (l, load)) in listed.into_iter().zip(loaded).enumerate() {
         let id = FileId(i as u32);
         let outcome = match load {
@@ -581,7 +590,12 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
             Loaded::Read(Ok(contents)) => {
                 let map: Vec<Sym> = contents.strings().map(|t| interner.intern(t)).collect();
                 issues.extend(contents.issues);
-                pieces.push((id, map, contents.parts, contents.payments));
+                pieces.push(Piece {
+                    id,
+                    map,
+                    parts: contents.parts,
+                    payments: contents.payments,
+                });
                 FileOutcome::Read {
                     sheets: contents.sheets,
                 }
@@ -602,15 +616,15 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
     if opts.payments.fold() {
         let counts: Vec<(FileId, Month, usize)> = pieces
             .iter()
-            .flat_map(|(id, _, _, folds)| folds.iter().map(|f| (*id, f.month, f.rows)))
+            .flat_map(|p| p.payments.iter().map(|f| (p.id, f.month, f.rows)))
             .collect();
         let (winners, reps) = reexport::resolve_counts(fold::PAYMENTS, &counts);
         payment_replacements = reps;
         let mut months = Vec::new();
-        for (id, map, _, folds) in &mut pieces {
-            for mut f in std::mem::take(folds) {
-                if winners.get(&f.month) == Some(id) {
-                    f.remap(map);
+        for p in &mut pieces {
+            for mut f in std::mem::take(&mut p.payments) {
+                if winners.get(&f.month) == Some(&p.id) {
+                    f.remap(&p.map);
                     months.push(f);
                 }
             }
@@ -630,7 +644,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
         }
         // Take this dataset's parts out of the files, so each is freed once copied.
         let mut taken: Vec<(FileId, usize, Part)> = Vec::new();
-        for (k, (id, _, parts, _)) in pieces.iter_mut().enumerate() {
+        for (k, Piece { id, parts, .. }) in pieces.iter_mut().enumerate() {
             let (mine, rest): (Vec<Part>, Vec<Part>) = std::mem::take(parts)
                 .into_iter()
                 .partition(|p| p.dataset == d);
@@ -644,7 +658,7 @@ fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> I
         let mut table = Table::new(spec.clone());
         reserve(&mut table, kept);
         for ((id, k, part), mask) in taken.into_iter().zip(&masks) {
-            append(&mut table, id, &part, mask, &pieces[k].1);
+            append(&mut table, id, &part, mask, &pieces[k].map);
         }
         tables.insert(spec.name.clone(), table);
     }
