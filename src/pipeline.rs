@@ -94,7 +94,11 @@ impl Log {
 
     pub fn stage(&self, what: &str) {
         if self.progress {
-            eprintln!("[{:>6.2}s] {what}", self.started.elapsed().as_secs_f64());
+            let memory = resident_mib().map_or(String::new(), |m| format!(" {m:>5} MiB"));
+            eprintln!(
+                "[{:>6.2}s{memory}] {what}",
+                self.started.elapsed().as_secs_f64()
+            );
         }
     }
 
@@ -107,6 +111,14 @@ impl Log {
     pub fn error(&self, what: &str) {
         eprintln!("{what}");
     }
+}
+
+/// The process's resident memory now, where the system tells it (Linux).
+fn resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 /// How many diagnostics of one kind stderr shows before pointing to Kontroll.
@@ -399,6 +411,7 @@ pub fn run(config: &Config) -> Result<RunSummary, FatalError> {
 /// Runs `utfall run`, treating a broken pack as `broken` says.
 pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, FatalError> {
     let log = Log::new(config.quiet);
+    large_blocks_from_the_system();
     log.stage("loading rules");
     let pack = load_pack(&config.rules_dir)?;
     if broken == BrokenPack::KeepPrevious
@@ -479,6 +492,14 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
 /// Hands memory freed by the readers back to the system (glibc keeps it in per-thread
 /// arenas otherwise): the parsed files are gone by now and the household-months about to
 /// be built are the run's largest structure.
+fn large_blocks_from_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
