@@ -277,17 +277,24 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
                 parser.reject_lines(ctx, row, row + inner);
                 continue;
             }
+            // One UTF-8 check for the whole record; a field is then a sub-slice of it whose
+            // ends lie on character boundaries, which `str::get` checks in constant time.
+            let all = record.as_slice();
+            let Ok(text) = std::str::from_utf8(all) else {
+                continue; // cannot happen (see above); `StringRecord` skipped such a record
+            };
             let rec = &record;
-            parser.row(
-                ctx,
-                row,
-                |c| match rec.get(c as usize).map(std::str::from_utf8) {
-                    Some(Ok(t)) => Cell::Text(t),
-                    // Cannot happen (see above); an unreadable field would be no value.
-                    Some(Err(_)) | None => Cell::Empty,
-                },
-                |_| RowLocation::Csv { row },
-            );
+            let field = |c: u32| -> Cell<'_> {
+                let Some(f) = rec.get(c as usize) else {
+                    return Cell::Empty;
+                };
+                let start = (f.as_ptr() as usize).wrapping_sub(all.as_ptr() as usize);
+                match text.get(start..start.saturating_add(f.len())) {
+                    Some(t) => Cell::Text(t),
+                    None => Cell::Empty,
+                }
+            };
+            parser.row(ctx, row, field, |_| RowLocation::Csv { row });
         }
     }
     parser.finish(ctx);

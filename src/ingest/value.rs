@@ -647,6 +647,155 @@ mod tests {
         }
     }
 
+    /// The general path of `parse_number_text`, without the fast one in front of it.
+    fn general_number(t: &str) -> Option<Decimal> {
+        let mut s = String::new();
+        for c in t.trim().chars() {
+            match c {
+                ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' => {}
+                '\u{2212}' => s.push('-'),
+                c => s.push(c),
+            }
+        }
+        if s.contains(',') && s.contains('.') {
+            return None;
+        }
+        let s = s.replace(',', ".");
+        let body = s.strip_prefix(['-', '+']).unwrap_or(&s);
+        if body.is_empty()
+            || !body.chars().all(|c| c.is_ascii_digit() || c == '.')
+            || body.matches('.').count() > 1
+            || body == "."
+        {
+            return None;
+        }
+        Decimal::from_str(&s).ok()
+    }
+
+    const TRICKY_NUMBERS: &[&str] = &[
+        "6598,79",
+        "1",
+        "0",
+        "00",
+        "007",
+        "-0",
+        "-0,00",
+        "0,00",
+        "-1 234,50",
+        "1.234,50",
+        "1,234.50",
+        "12,",
+        "12.",
+        ",5",
+        ".5",
+        "-,5",
+        " 7 ",
+        "\t7\r",
+        "1e3",
+        "",
+        " ",
+        "-",
+        "+5",
+        "+5,5",
+        "1\u{a0}234,50",
+        "1\u{202f}234",
+        "\u{2212}300",
+        "1,2,3",
+        "1..2",
+        "--1",
+        "- 1",
+        "1 234",
+        "123456789012345678",
+        "1234567890123456789",
+        "99999999999999999,9",
+        "-12345678901234567",
+        "0,000000000000001",
+        "12 3x4",
+        "1,5e2",
+        "٣",
+        "１２",
+        "1_000",
+        "0x10",
+        "#N/A",
+        "7 kr",
+        "3,14159",
+        "-120.5",
+        "2,0",
+        "2,5",
+    ];
+
+    #[test]
+    fn fast_number_paths_agree_with_the_general_path() {
+        for t in TRICKY_NUMBERS {
+            let fast = parse_number_text(t);
+            let slow = general_number(t);
+            // Same value and same scale (the scale shows in what is written out).
+            assert_eq!(
+                fast.map(|d| d.serialize()),
+                slow.map(|d| d.serialize()),
+                "{t:?}"
+            );
+            let int_slow = slow
+                .filter(|d| d.fract().is_zero())
+                .and_then(|d| i64::try_from(d.trunc()).ok());
+            assert_eq!(parse_integer(&Cell::Text(t)), int_slow, "{t:?}");
+        }
+        assert_eq!(parse_number_text("6598,79"), Some(d("6598.79")));
+        assert_eq!(parse_number_text("-1 234,50"), Some(d("-1234.50")));
+        assert_eq!(parse_integer(&Cell::Text("-0")), Some(0));
+    }
+
+    #[test]
+    fn fast_month_and_date_paths_agree_with_the_general_path() {
+        for t in [
+            "2019-03",
+            "2019-13",
+            "2019-00",
+            "1899-12",
+            "3000-01",
+            "2019-3",
+            "2019-033",
+            "20a9-03",
+            " 2019-03 ",
+            "2019/03",
+            "2019-03-31",
+            "2019-02-29",
+            "2020-02-29",
+            "2019-04-31",
+            "2019-03-3a",
+            "2019-03-31 12:00",
+            "2019-03-31T00:00",
+            "20190331",
+            "2019-0331",
+        ] {
+            let month_slow = split_ymd(t.trim()).and_then(|(y, m, _)| Month::new(y, m));
+            assert_eq!(parse_month_text(t), month_slow, "{t:?}");
+            let date_slow = split_ymd(t.trim()).and_then(|(y, m, d)| Date::new(y, m, d?));
+            assert_eq!(parse_date(&Cell::Text(t)), date_slow, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn fast_trim_is_trim() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "\u{a0}a",
+            "a\u{a0}",
+            "ö",
+            "\u{1}a",
+            "a\u{7f}",
+            "\u{2003}x\u{2003}",
+            "x y",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+        }
+    }
+
     #[test]
     fn missing_marks_are_never_zero() {
         for t in ["", "  ", "--", "..", "-", "\u{2013}"] {
