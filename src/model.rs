@@ -2,7 +2,6 @@
 //! text, columnar dataset tables and the rounding rule. Stages pass these between them;
 //! nothing downstream of `ingest` sees a raw cell or a header string.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -314,40 +313,170 @@ pub fn round_half_away(value: Decimal, decimals: u32) -> Decimal {
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Sym(pub u32);
 
-/// Owns the text behind every `Sym` of one run.
+/// Owns the text behind every `Sym` of one run (or of one file while it is read).
+/// Every string sits in one buffer (no allocation per string, nothing to free one by one) and
+/// a small open-addressing table finds a string's symbol. A national file interns a district,
+/// a household id and a reason for every row, so this is on the hottest path of ingest.
 #[derive(Default, Debug, Clone)]
 pub struct Interner {
-    strings: Vec<Arc<str>>,
-    map: HashMap<Arc<str>, Sym>,
+    text: String,
+    /// End offset in `text` of each symbol's string, in `Sym` order.
+    ends: Vec<usize>,
+    /// Linear probing over a power-of-two table kept at most half full.
+    slots: Vec<Slot>,
+}
+
+/// A table slot: `sym` is the symbol + 1 (0 = free); `tag` is the high half of its hash
+/// (which also places it, so growing never rehashes text). A text of up to 15 bytes (an id,
+/// a district) is held in the slot too: finding it costs one memory access, not three.
+#[derive(Copy, Clone, Default, Debug)]
+struct Slot {
+    sym: u32,
+    tag: u32,
+    /// The text's length when it is held in `short`, else `u8::MAX`.
+    len: u8,
+    short: [u8; SHORT],
+}
+
+const SHORT: usize = 15;
+
+impl Slot {
+    fn new(sym: Sym, tag: u32, s: &str) -> Slot {
+        let mut slot = Slot {
+            sym: sym.0 + 1,
+            tag,
+            len: u8::MAX,
+            short: [0; SHORT],
+        };
+        if s.len() <= SHORT {
+            slot.len = s.len() as u8;
+            slot.short[..s.len()].copy_from_slice(s.as_bytes());
+        }
+        slot
+    }
+
+    /// `Some(equal)` when the slot holds its text, `None` when the buffer must be asked.
+    fn holds(&self, s: &str) -> Option<bool> {
+        let len = usize::from(self.len);
+        (len <= SHORT).then(|| self.short.get(..len) == Some(s.as_bytes()))
+    }
+}
+
+/// A per-process seed: the table's layout cannot be predicted from outside, so a crafted
+/// file cannot make every id collide. Symbols are numbered in order of first sight, so the
+/// seed never shows in any result.
+fn hash_seed() -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+    })
+}
+
+/// FxHash-style: eight bytes per multiply, far cheaper than SipHash for short ids.
+fn hash_text(s: &str, seed: u64) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mix = |h: u64, w: u64| (h.rotate_left(26) ^ w).wrapping_mul(K);
+    let bytes = s.as_bytes();
+    let mut h = seed;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    h = mix(h, bytes.len() as u64);
+    h
+}
+
+/// The slot index of a tag in a table of `len` (a power of two) slots: its high bits, which
+/// the multiplies mix best.
+fn home(tag: u32, len: usize) -> usize {
+    let bits = len.trailing_zeros();
+    if bits == 0 {
+        0
+    } else {
+        (tag >> (32 - bits.min(32))) as usize & (len - 1)
+    }
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
-            return sym;
+        if self.slots.len() < 2 * (self.ends.len() + 1) {
+            self.grow();
         }
-        let sym = Sym(self.strings.len() as u32);
-        let owned: Arc<str> = Arc::from(s);
-        self.strings.push(owned.clone());
-        self.map.insert(owned, sym);
-        sym
+        let tag = (hash_text(s, hash_seed()) >> 32) as u32;
+        match self.probe(s, tag) {
+            Ok(sym) => sym,
+            Err(free) => {
+                let sym = Sym(self.ends.len() as u32);
+                self.text.push_str(s);
+                self.ends.push(self.text.len());
+                self.slots[free] = Slot::new(sym, tag, s);
+                sym
+            }
+        }
     }
 
     pub fn get(&self, s: &str) -> Option<Sym> {
-        self.map.get(s).copied()
+        if self.slots.is_empty() {
+            return None;
+        }
+        self.probe(s, (hash_text(s, hash_seed()) >> 32) as u32).ok()
     }
 
-    /// The text of a symbol made by this interner.
+    /// The symbol of `s`, or the free slot where it would go. The table must not be empty.
+    fn probe(&self, s: &str, tag: u32) -> Result<Sym, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = home(tag, self.slots.len());
+        loop {
+            let slot = &self.slots[i];
+            if slot.sym == 0 {
+                return Err(i);
+            }
+            let sym = Sym(slot.sym - 1);
+            if slot.tag == tag && slot.holds(s).unwrap_or_else(|| self.resolve(sym) == s) {
+                return Ok(sym);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the table (at least 16 slots) and puts every symbol back where its tag says.
+    fn grow(&mut self) {
+        let len = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); len]);
+        for slot in old.into_iter().filter(|s| s.sym != 0) {
+            let mut at = home(slot.tag, len);
+            while self.slots[at].sym != 0 {
+                at = (at + 1) & (len - 1);
+            }
+            self.slots[at] = slot;
+        }
+    }
+
+    /// The text of a symbol made by this interner ("" for any other).
     pub fn resolve(&self, sym: Sym) -> &str {
-        self.strings.get(sym.0 as usize).map_or("", |s| s)
+        let i = sym.0 as usize;
+        let Some(&end) = self.ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end).unwrap_or("")
     }
 
     pub fn len(&self) -> usize {
-        self.strings.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strings.is_empty()
+        self.ends.is_empty()
     }
 }
 
@@ -546,6 +675,39 @@ pub type DisplayPath = PathBuf;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interner_numbers_strings_in_order_of_first_sight() {
+        let mut i = Interner::default();
+        assert_eq!(i.get("a"), None);
+        assert_eq!(i.resolve(Sym(0)), "");
+        let words: Vec<String> = (0..5000).map(|n| format!("H{n:08}")).collect();
+        for (n, w) in words.iter().enumerate() {
+            assert_eq!(i.intern(w), Sym(n as u32));
+        }
+        // Empty, long, non-ASCII and prefix-sharing texts, then everything again.
+        let odd = [
+            "",
+            "Östermalm",
+            "Kommun 001",
+            "Kommun 0011",
+            &"x".repeat(100),
+        ];
+        let first: Vec<Sym> = odd.iter().map(|w| i.intern(w)).collect();
+        assert_eq!(first[0], Sym(5000));
+        for (n, w) in words.iter().enumerate() {
+            assert_eq!(i.intern(w), Sym(n as u32));
+            assert_eq!(i.get(w), Some(Sym(n as u32)));
+            assert_eq!(i.resolve(Sym(n as u32)), w);
+        }
+        for (w, s) in odd.iter().zip(&first) {
+            assert_eq!(i.intern(w), *s);
+            assert_eq!(i.resolve(*s), *w);
+        }
+        assert_eq!(i.len(), 5005);
+        assert_eq!(i.get("H99999999"), None);
+        assert_eq!(i.resolve(Sym(5005)), "");
+    }
 
     #[test]
     fn excel_serials_convert_like_excel() {

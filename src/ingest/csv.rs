@@ -114,7 +114,24 @@ fn single_byte(bytes: &[u8]) -> &'static encoding_rs::Encoding {
         }
         t
     };
-    let balance: i64 = bytes.iter().map(|b| i64::from(VOTE[usize::from(*b)])).sum();
+    // Only bytes above 0x7f vote: eight ASCII bytes at a time are passed over.
+    let mut balance: i64 = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if u64::from_le_bytes(w) & 0x8080_8080_8080_8080 != 0 {
+            balance += c
+                .iter()
+                .map(|b| i64::from(VOTE[usize::from(*b)]))
+                .sum::<i64>();
+        }
+    }
+    balance += chunks
+        .remainder()
+        .iter()
+        .map(|b| i64::from(VOTE[usize::from(*b)]))
+        .sum::<i64>();
     if balance < 0 {
         encoding_rs::MACINTOSH
     } else {
@@ -146,10 +163,13 @@ fn reader(text: &str, delimiter: u8) -> csv::Reader<&[u8]> {
 /// break becomes LF, so that lines and row numbers are counted one way.
 fn normalise_line_ends(text: Cow<'_, str>) -> Cow<'_, str> {
     let b = text.as_bytes();
-    let lone_cr = b
+    // Counted rather than searched, which the compiler turns into wide compares.
+    let cr_not_lf = b
         .iter()
-        .enumerate()
-        .any(|(i, c)| *c == b'\r' && b.get(i + 1) != Some(&b'\n'));
+        .zip(&b[1.min(b.len())..])
+        .filter(|(c, next)| **c == b'\r' && **next != b'\n')
+        .count();
+    let lone_cr = cr_not_lf > 0 || b.last() == Some(&b'\r');
     if !lone_cr {
         return text;
     }
@@ -158,9 +178,12 @@ fn normalise_line_ends(text: Cow<'_, str>) -> Cow<'_, str> {
 
 /// A record that swallowed whole lines: a field holding a line break and the delimiter,
 /// which is what an opening quote that is never closed does to the rows after it.
-fn swallowed_lines(record: &csv::StringRecord, delimiter: u8) -> bool {
-    let d = char::from(delimiter);
-    record.iter().any(|f| f.contains('\n') && f.contains(d))
+fn swallowed_lines(record: &csv::ByteRecord, delimiter: u8) -> bool {
+    // Almost no record holds a line break at all: one search over all of its fields first.
+    record.as_slice().contains(&b'\n')
+        && record
+            .iter()
+            .any(|f| f.contains(&b'\n') && f.contains(&delimiter))
 }
 
 /// Reads one CSV file into `ctx` (one sheet record with `sheet: None`).
@@ -209,7 +232,9 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
     if let Some((start, lines_before, delimiter)) = found {
         let base = text[start..].as_bytes();
         let mut rdr = reader(&text[start..], delimiter);
-        let mut record = csv::StringRecord::new();
+        // Bytes, not `StringRecord`: the text is already UTF-8 and csv splits it only at
+        // ASCII bytes, so each field is UTF-8 too and is checked only when a column uses it.
+        let mut record = csv::ByteRecord::new();
         let mut first = true;
         // Row numbers come from counting line feeds up to where a record really starts:
         // csv's own line count is one short after a CRLF line end.
@@ -217,7 +242,7 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
         let mut line = 1u32;
 
         loop {
-            match rdr.read_record(&mut record) {
+            match rdr.read_byte_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
                 // Invalid data inside one record: csv resynchronises at the next line.
@@ -252,16 +277,24 @@ pub fn read_csv(bytes: &[u8], ctx: &mut FileCtx) {
                 parser.reject_lines(ctx, row, row + inner);
                 continue;
             }
+            // One UTF-8 check for the whole record; a field is then a sub-slice of it whose
+            // ends lie on character boundaries, which `str::get` checks in constant time.
+            let all = record.as_slice();
+            let Ok(text) = std::str::from_utf8(all) else {
+                continue; // cannot happen (see above); `StringRecord` skipped such a record
+            };
             let rec = &record;
-            parser.row(
-                ctx,
-                row,
-                |c| match rec.get(c as usize) {
+            let field = |c: u32| -> Cell<'_> {
+                let Some(f) = rec.get(c as usize) else {
+                    return Cell::Empty;
+                };
+                let start = (f.as_ptr() as usize).wrapping_sub(all.as_ptr() as usize);
+                match text.get(start..start.saturating_add(f.len())) {
                     Some(t) => Cell::Text(t),
                     None => Cell::Empty,
-                },
-                |_| RowLocation::Csv { row },
-            );
+                }
+            };
+            parser.row(ctx, row, field, |_| RowLocation::Csv { row });
         }
     }
     parser.finish(ctx);

@@ -10,7 +10,7 @@ use super::SheetRecord;
 use super::issue::{Issue, RejectReason, RowLocation};
 use super::schema::{ColumnMap, HEADER_SEARCH_ROWS, Matcher, may_be_empty_with_comment};
 use super::value::{Cell, Value, parse, quote};
-use crate::model::{ColumnData, ColumnKind, DatasetSpec, Interner, Month};
+use crate::model::{ColumnData, ColumnKind, DatasetSpec, Interner, Month, Sym};
 
 /// The month or year a row belongs to for re-export replacement.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -76,6 +76,24 @@ pub struct SheetParser {
     months: BTreeSet<Month>,
     key_col: Option<usize>,
     district_col: Option<usize>,
+    comment_col: Option<usize>,
+    /// The month of the last kept row: rows come in runs of one month.
+    last_month: Option<Month>,
+    /// Per column, the symbol of the last text pushed: a district repeats row after row.
+    last_sym: Vec<Option<Sym>>,
+    /// Index in the run's district list of the last district matched exactly.
+    last_district: Option<usize>,
+    /// Per-row buffers, kept empty between rows so that a row allocates nothing.
+    cells: Vec<Cell<'static>>,
+    values: Vec<Value<'static>>,
+}
+
+/// An empty vector with `v`'s allocation, for values that borrow from another row (`T` and
+/// `U` differ only in a lifetime).
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    // Collecting a vector into one of a type with the same layout reuses its buffer.
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The verdict on one row while looking for the header.
@@ -96,6 +114,12 @@ impl SheetParser {
             months: BTreeSet::new(),
             key_col: None,
             district_col: None,
+            comment_col: None,
+            last_month: None,
+            last_sym: Vec::new(),
+            last_district: None,
+            cells: Vec::new(),
+            values: Vec::new(),
         }
     }
 
@@ -139,6 +163,8 @@ impl SheetParser {
         self.district_col = spec
             .column_index("Stadsdel")
             .filter(|&i| spec.columns[i].kind == ColumnKind::Text);
+        self.comment_col = spec.column_index("Kommentar");
+        self.last_sym = vec![None; spec.columns.len()];
         self.part = Some(Part {
             dataset: map.dataset,
             columns: spec
@@ -161,22 +187,36 @@ impl SheetParser {
         get: impl Fn(u32) -> Cell<'b>,
         at: impl Fn(u32) -> RowLocation,
     ) {
-        let (Some(map), Some(part)) = (&self.map, &mut self.part) else {
+        let Some(map) = &self.map else {
             return;
         };
         ctx.rows_seen += 1;
         if ctx.over_rows() {
             return;
         }
-        let spec = &ctx.datasets[map.dataset];
-        let cells: Vec<Cell<'b>> = map
-            .source
-            .iter()
-            .map(|s| s.map_or(Cell::Empty, &get))
-            .collect();
-        if cells.iter().all(Cell::is_blank) {
-            return;
+        let mut cells: Vec<Cell<'b>> = recycle(std::mem::take(&mut self.cells));
+        let mut values: Vec<Value<'b>> = recycle(std::mem::take(&mut self.values));
+        cells.extend(map.source.iter().map(|s| s.map_or(Cell::Empty, &get)));
+        if !cells.iter().all(Cell::is_blank) {
+            self.read_row(ctx, row, &cells, &mut values, at);
         }
+        self.cells = recycle(cells);
+        self.values = recycle(values);
+    }
+
+    /// Checks one non-blank row and keeps it, or rejects it with the reason.
+    fn read_row<'b>(
+        &mut self,
+        ctx: &mut FileCtx,
+        row: u32,
+        cells: &[Cell<'b>],
+        values: &mut Vec<Value<'b>>,
+        at: impl Fn(u32) -> RowLocation,
+    ) {
+        let (Some(map), Some(part)) = (&self.map, &mut self.part) else {
+            return;
+        };
+        let spec = &ctx.datasets[map.dataset];
         let reject = |ctx: &mut FileCtx, i: usize, reason: RejectReason| {
             ctx.out.issues.push(Issue::RowRejected {
                 file: ctx.file.clone(),
@@ -185,11 +225,10 @@ impl SheetParser {
                 reason,
             });
         };
-        let mut values: Vec<Value<'b>> = Vec::with_capacity(cells.len());
         for (i, (cell, col)) in cells.iter().zip(&spec.columns).enumerate() {
             // Excel turns a typed `2013-05` into a date; a text period means the month then.
-            if let (ColumnKind::Text, "Period", Cell::Date(Some(d))) =
-                (col.kind, col.name.as_str(), cell)
+            if let (Cell::Date(Some(d)), ColumnKind::Text, "Period") =
+                (cell, col.kind, col.name.as_str())
             {
                 values.push(Value::Text(d.month().to_string().into()));
                 continue;
@@ -205,8 +244,8 @@ impl SheetParser {
                 }
             }
         }
-        let has_comment = spec
-            .column_index("Kommentar")
+        let has_comment = self
+            .comment_col
             .is_some_and(|k| values[k] != Value::Missing);
         for (i, col) in spec.columns.iter().enumerate() {
             if col.required
@@ -253,15 +292,24 @@ impl SheetParser {
                 return;
             }
         }
+        // The listed spelling of the row's district, when the rule pack lists them.
+        let mut listed_district: Option<&str> = None;
         if let (Some(list), Some(d)) = (ctx.districts, self.district_col)
             && let Value::Text(t) = &values[d]
         {
-            let listed = list
-                .iter()
-                .find(|l| l.as_str() == t.as_ref())
+            let t: &str = t;
+            let exact = match self.last_district {
+                Some(k) if list.get(k).is_some_and(|l| l == t) => Some(k),
+                _ => list.iter().position(|l| l == t),
+            };
+            if exact.is_some() {
+                self.last_district = exact;
+            }
+            let listed = exact
+                .and_then(|k| list.get(k))
                 .or_else(|| list.iter().find(|l| l.to_lowercase() == t.to_lowercase()));
             match listed {
-                Some(l) => values[d] = Value::Text(l.clone().into()),
+                Some(l) => listed_district = Some(l),
                 None => {
                     let text = quote(t);
                     reject(ctx, d, RejectReason::UnknownDistrict { text });
@@ -276,11 +324,18 @@ impl SheetParser {
             Value::Integer(y) => i32::try_from(y).ok().map(PeriodKey::Year),
             _ => None,
         });
-        if let Some(PeriodKey::Month(m)) = key {
+        if let Some(PeriodKey::Month(m)) = key
+            && self.last_month != Some(m)
+        {
             self.months.insert(m);
+            self.last_month = Some(m);
         }
-        for (column, value) in part.columns.iter_mut().zip(values) {
-            push(column, value, &mut ctx.out.interner);
+        for (i, (column, value)) in part.columns.iter_mut().zip(values.drain(..)).enumerate() {
+            let value = match listed_district {
+                Some(l) if Some(i) == self.district_col => Value::Text(l.into()),
+                _ => value,
+            };
+            push(column, value, &mut ctx.out.interner, &mut self.last_sym[i]);
         }
         part.rows.push(row);
         part.keys.push(key);
@@ -345,9 +400,18 @@ fn shrink(part: &mut Part) {
     }
 }
 
-fn push(column: &mut ColumnData, value: Value, interner: &mut Interner) {
+/// Appends one value to its column. `last` is the column's most recent symbol: a text equal
+/// to it (the same district as the row before) skips the hash lookup.
+fn push(column: &mut ColumnData, value: Value, interner: &mut Interner, last: &mut Option<Sym>) {
     match (column, value) {
-        (ColumnData::Text(v), Value::Text(t)) => v.push(Some(interner.intern(&t))),
+        (ColumnData::Text(v), Value::Text(t)) => {
+            let sym = match *last {
+                Some(s) if interner.resolve(s) == t.as_ref() => s,
+                _ => interner.intern(&t),
+            };
+            *last = Some(sym);
+            v.push(Some(sym));
+        }
         (ColumnData::Number(v), Value::Number(n)) => v.push(Some(n)),
         (ColumnData::Integer(v), Value::Integer(n)) => v.push(Some(n)),
         (ColumnData::Month(v), Value::Month(m)) => v.push(Some(m)),

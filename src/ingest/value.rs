@@ -39,6 +39,16 @@ pub enum Value<'a> {
     Bool(bool),
 }
 
+/// `t.trim()`, without the Unicode whitespace search for the usual cell that starts and
+/// ends with a visible ASCII character.
+fn trim(t: &str) -> &str {
+    match t.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => t,
+        [only] if only.is_ascii_graphic() => t,
+        _ => t.trim(),
+    }
+}
+
 /// SPEC §2: these are not values.
 pub fn is_missing_mark(t: &str) -> bool {
     matches!(t, "" | "--" | ".." | "-" | "\u{2013}" | "\u{2014}")
@@ -49,7 +59,7 @@ impl Cell<'_> {
     pub fn is_blank(&self) -> bool {
         match self {
             Cell::Empty => true,
-            Cell::Text(t) => is_missing_mark(t.trim()),
+            Cell::Text(t) => is_missing_mark(trim(t)),
             _ => false,
         }
     }
@@ -76,7 +86,7 @@ pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectR
         return Err(RejectReason::CellError { error: e.clone() });
     }
     if let Cell::Text(t) = cell {
-        let t = t.trim();
+        let t = trim(t);
         if t.is_empty() && kind == ColumnKind::YesNo {
             return Ok(Value::Bool(false));
         }
@@ -94,7 +104,7 @@ pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectR
     let quoted = || quote(&cell.display());
     match kind {
         ColumnKind::Text => Ok(Value::Text(withhold_pnr(match cell {
-            Cell::Text(t) => Cow::Borrowed(t.trim()),
+            Cell::Text(t) => Cow::Borrowed(trim(t)),
             // Codes such as Verksamhet 1810 may arrive as numbers.
             Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
                 Cow::Owned(format!("{}", *f as i64))
@@ -201,9 +211,58 @@ fn float_to_decimal(f: f64) -> Option<Decimal> {
     Decimal::from_str(&format!("{f}")).ok()
 }
 
+/// The common shapes of an exported amount, `6598,79`, `-120.5`, `1`, read without the
+/// general path's copying: an optional minus, digits, and at most one decimal comma or point
+/// with digits on both sides, 18 characters at most (so that the digits fit an `i64`).
+/// `None` for anything else, which the general path then reads; it gives the same decimal,
+/// scale included, for every text this accepts (negative zero is left to it).
+fn simple_decimal(t: &str) -> Option<Decimal> {
+    let (negative, body) = match t.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    if body.is_empty() || body.len() > 18 {
+        return None;
+    }
+    let mut mantissa: i64 = 0;
+    let mut scale: Option<usize> = None;
+    for (i, b) in body.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => mantissa = mantissa * 10 + i64::from(b - b'0'),
+            b',' | b'.' if scale.is_none() && i > 0 && i + 1 < body.len() => {
+                scale = Some(body.len() - 1 - i);
+            }
+            _ => return None,
+        }
+    }
+    if negative && mantissa == 0 {
+        return None;
+    }
+    let mantissa = if negative { -mantissa } else { mantissa };
+    Some(Decimal::new(mantissa, scale.unwrap_or(0) as u32))
+}
+
+/// A whole number written as an optional minus and at most 18 digits (the usual count or
+/// account number), read directly; `None` for anything else.
+fn simple_integer(t: &str) -> Option<i64> {
+    let (negative, body) = match t.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    if body.is_empty() || body.len() > 18 || !body.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = body.iter().fold(0i64, |n, b| n * 10 + i64::from(b - b'0'));
+    Some(if negative { -n } else { n })
+}
+
 pub fn parse_number_text(t: &str) -> Option<Decimal> {
+    let t = trim(t);
+    if let Some(d) = simple_decimal(t) {
+        return Some(d);
+    }
     let mut s = String::with_capacity(t.len());
-    for c in t.trim().chars() {
+    for c in t.chars() {
         match c {
             ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' => {}
             '\u{2212}' => s.push('-'),
@@ -233,6 +292,9 @@ pub fn parse_integer(cell: &Cell) -> Option<i64> {
         Cell::Int(i) => Some(*i),
         Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
         Cell::Text(t) => {
+            if let Some(n) = simple_integer(trim(t)) {
+                return Some(n);
+            }
             let d = parse_number_text(t)?;
             if d.fract().is_zero() {
                 i64::try_from(d.trunc()).ok()
@@ -335,8 +397,24 @@ fn split_ymd(t: &str) -> Option<(i32, u32, Option<u32>)> {
     Some((y, m, Some(digits(rest)?)))
 }
 
+/// Two or four ASCII digits as a number (`None` for anything else).
+fn fixed_digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
 pub fn parse_month_text(t: &str) -> Option<Month> {
-    let t = t.trim();
+    let t = trim(t);
+    // The usual `2019-03`, as `split_ymd` reads it.
+    if let [y0, y1, y2, y3, b'-', m0, m1] = t.as_bytes()
+        && let (Some(y), Some(m)) = (
+            fixed_digits(&[*y0, *y1, *y2, *y3]),
+            fixed_digits(&[*m0, *m1]),
+        )
+    {
+        return Month::new(y as i32, m);
+    }
     if let Some((y, m, _)) = split_ymd(t) {
         return Month::new(y, m);
     }
@@ -390,7 +468,18 @@ pub fn parse_date(cell: &Cell) -> Option<Date> {
         Cell::Int(i) => from_number(*i as f64),
         Cell::Float(f) => from_number(*f),
         Cell::Text(t) => {
-            let (y, m, d) = split_ymd(t.trim())?;
+            let t = trim(t);
+            // The usual `2019-03-31`, as `split_ymd` reads it.
+            if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = t.as_bytes()
+                && let (Some(y), Some(m), Some(d)) = (
+                    fixed_digits(&[*y0, *y1, *y2, *y3]),
+                    fixed_digits(&[*m0, *m1]),
+                    fixed_digits(&[*d0, *d1]),
+                )
+            {
+                return Date::new(y as i32, m, d);
+            }
+            let (y, m, d) = split_ymd(t)?;
             Date::new(y, m, d?)
         }
         _ => None,
@@ -408,7 +497,7 @@ pub fn parse_yes_no(cell: &Cell) -> Option<bool> {
         Cell::Float(f) if *f == 1.0 => Some(true),
         Cell::Float(f) if *f == 0.0 => Some(false),
         Cell::Text(t) => {
-            let t = t.trim();
+            let t = trim(t);
             let any = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
             if any(&["ja", "j", "1", "x", "true", "sant", "1.0", "1,0"]) {
                 Some(true)
@@ -428,7 +517,7 @@ pub fn parse_yes_no(cell: &Cell) -> Option<bool> {
 /// An id as text: numbers without `.0`, text trimmed; personnummer-like ids hashed.
 fn parse_id<'a>(cell: &Cell<'a>) -> Option<Cow<'a, str>> {
     let text: Cow<'a, str> = match cell {
-        Cell::Text(t) => Cow::Borrowed(t.trim()),
+        Cell::Text(t) => Cow::Borrowed(trim(t)),
         Cell::Int(i) => Cow::Owned(i.to_string()),
         Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
             Cow::Owned(format!("{}", *f as i64))
@@ -445,7 +534,7 @@ fn parse_id<'a>(cell: &Cell<'a>) -> Option<Cow<'a, str>> {
 /// `YYMMDDNNNN`, `YYYYMMDDNNNN`, `YYYYMMDD-NNNN`) whose date part is plausible (day + 60
 /// for a samordningsnummer).
 pub fn pnr_digits(t: &str) -> Option<String> {
-    let t = t.trim();
+    let t = trim(t);
     let (date, num) = match t.len() {
         10 => (&t[..6], &t[6..]),
         12 => (&t[..8], &t[8..]),
@@ -555,6 +644,155 @@ mod tests {
                 slow.map(|d| d.to_string()),
                 "{f}"
             );
+        }
+    }
+
+    /// The general path of `parse_number_text`, without the fast one in front of it.
+    fn general_number(t: &str) -> Option<Decimal> {
+        let mut s = String::new();
+        for c in t.trim().chars() {
+            match c {
+                ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' => {}
+                '\u{2212}' => s.push('-'),
+                c => s.push(c),
+            }
+        }
+        if s.contains(',') && s.contains('.') {
+            return None;
+        }
+        let s = s.replace(',', ".");
+        let body = s.strip_prefix(['-', '+']).unwrap_or(&s);
+        if body.is_empty()
+            || !body.chars().all(|c| c.is_ascii_digit() || c == '.')
+            || body.matches('.').count() > 1
+            || body == "."
+        {
+            return None;
+        }
+        Decimal::from_str(&s).ok()
+    }
+
+    const TRICKY_NUMBERS: &[&str] = &[
+        "6598,79",
+        "1",
+        "0",
+        "00",
+        "007",
+        "-0",
+        "-0,00",
+        "0,00",
+        "-1 234,50",
+        "1.234,50",
+        "1,234.50",
+        "12,",
+        "12.",
+        ",5",
+        ".5",
+        "-,5",
+        " 7 ",
+        "\t7\r",
+        "1e3",
+        "",
+        " ",
+        "-",
+        "+5",
+        "+5,5",
+        "1\u{a0}234,50",
+        "1\u{202f}234",
+        "\u{2212}300",
+        "1,2,3",
+        "1..2",
+        "--1",
+        "- 1",
+        "1 234",
+        "123456789012345678",
+        "1234567890123456789",
+        "99999999999999999,9",
+        "-12345678901234567",
+        "0,000000000000001",
+        "12 3x4",
+        "1,5e2",
+        "٣",
+        "１２",
+        "1_000",
+        "0x10",
+        "#N/A",
+        "7 kr",
+        "3,14159",
+        "-120.5",
+        "2,0",
+        "2,5",
+    ];
+
+    #[test]
+    fn fast_number_paths_agree_with_the_general_path() {
+        for t in TRICKY_NUMBERS {
+            let fast = parse_number_text(t);
+            let slow = general_number(t);
+            // Same value and same scale (the scale shows in what is written out).
+            assert_eq!(
+                fast.map(|d| d.serialize()),
+                slow.map(|d| d.serialize()),
+                "{t:?}"
+            );
+            let int_slow = slow
+                .filter(|d| d.fract().is_zero())
+                .and_then(|d| i64::try_from(d.trunc()).ok());
+            assert_eq!(parse_integer(&Cell::Text(t)), int_slow, "{t:?}");
+        }
+        assert_eq!(parse_number_text("6598,79"), Some(d("6598.79")));
+        assert_eq!(parse_number_text("-1 234,50"), Some(d("-1234.50")));
+        assert_eq!(parse_integer(&Cell::Text("-0")), Some(0));
+    }
+
+    #[test]
+    fn fast_month_and_date_paths_agree_with_the_general_path() {
+        for t in [
+            "2019-03",
+            "2019-13",
+            "2019-00",
+            "1899-12",
+            "3000-01",
+            "2019-3",
+            "2019-033",
+            "20a9-03",
+            " 2019-03 ",
+            "2019/03",
+            "2019-03-31",
+            "2019-02-29",
+            "2020-02-29",
+            "2019-04-31",
+            "2019-03-3a",
+            "2019-03-31 12:00",
+            "2019-03-31T00:00",
+            "20190331",
+            "2019-0331",
+        ] {
+            let month_slow = split_ymd(t.trim()).and_then(|(y, m, _)| Month::new(y, m));
+            assert_eq!(parse_month_text(t), month_slow, "{t:?}");
+            let date_slow = split_ymd(t.trim()).and_then(|(y, m, d)| Date::new(y, m, d?));
+            assert_eq!(parse_date(&Cell::Text(t)), date_slow, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn fast_trim_is_trim() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "\u{a0}a",
+            "a\u{a0}",
+            "ö",
+            "\u{1}a",
+            "a\u{7f}",
+            "\u{2003}x\u{2003}",
+            "x y",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
         }
     }
 
