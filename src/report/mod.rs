@@ -2,8 +2,6 @@
 //! tables (a `Workbook` of `Sheet`s whose cells carry a semantic kind: money, percent,
 //! status …). `render` maps these kinds to formats; nothing here knows about xlsx.
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
 
 use crate::evaluate::{Evaluation, IndicatorDef, IndicatorResult, Status, Target, Unit};
@@ -275,16 +273,17 @@ struct View<'a> {
     districts: Vec<(usize, &'a str)>,
     /// Results by (indicator, district); `Evaluation::result` scans, which is quadratic
     /// for ~290 districts.
-    index: HashMap<(usize, Option<usize>), &'a IndicatorResult>,
+    index: Lookup<'a, IndicatorResult>,
 }
 
 impl<'a> View<'a> {
     fn new(eval: &'a Evaluation, scope: Scope) -> View<'a> {
-        let index = eval
-            .results
-            .iter()
-            .map(|r| ((r.indicator, r.district), r))
-            .collect();
+        let index = Lookup::new(
+            eval.indicators.len(),
+            eval.districts.len(),
+            &eval.results,
+            |r| (r.indicator, r.district),
+        );
         let all = eval
             .districts
             .iter()
@@ -310,7 +309,7 @@ impl<'a> View<'a> {
     }
 
     fn result(&self, indicator: usize, district: Option<usize>) -> Option<&'a IndicatorResult> {
-        self.index.get(&(indicator, district)).copied()
+        self.index.get(indicator, district)
     }
 
     fn scope_line(&self) -> String {
@@ -340,6 +339,51 @@ impl<'a> View<'a> {
             .map(Some)
             .chain(std::iter::once(None))
             .collect()
+    }
+}
+
+/// Items of a flat list by (row, district or `None` for the total): a dense table rather
+/// than a hash map, because every workbook (292 at national scale) builds one over all
+/// districts' results, and hashing them was a tenth of the rendering stage. As with a map,
+/// a later item replaces an earlier one with the same key.
+struct Lookup<'a, T> {
+    districts: usize,
+    slots: Vec<Option<&'a T>>,
+}
+
+impl<'a, T> Lookup<'a, T> {
+    fn new(
+        rows: usize,
+        districts: usize,
+        items: &'a [T],
+        key: impl Fn(&T) -> (usize, Option<usize>),
+    ) -> Lookup<'a, T> {
+        let mut lookup = Lookup {
+            districts,
+            slots: vec![None; rows * (districts + 1)],
+        };
+        for item in items {
+            let (row, district) = key(item);
+            if let Some(i) = lookup.slot(row, district) {
+                lookup.slots[i] = Some(item);
+            }
+        }
+        lookup
+    }
+
+    /// `None` for a key outside the table: nothing can be stored there.
+    fn slot(&self, row: usize, district: Option<usize>) -> Option<usize> {
+        let column = match district {
+            Some(d) if d < self.districts => d,
+            Some(_) => return None,
+            None => self.districts,
+        };
+        let i = row.checked_mul(self.districts + 1)?.checked_add(column)?;
+        (i < self.slots.len()).then_some(i)
+    }
+
+    fn get(&self, row: usize, district: Option<usize>) -> Option<&'a T> {
+        self.slot(row, district).and_then(|i| self.slots[i])
     }
 }
 
