@@ -704,6 +704,7 @@ fn write_outputs(
     let json_name = format!("{stem}.json");
     let json_index = jobs.len();
     let mentions = district_mentions(control, &eval.districts);
+    let index = report::Index::new(eval);
     let render = |(name, scope): (String, Scope)| {
         let scoped;
         let control = match scope {
@@ -713,7 +714,7 @@ fn write_outputs(
                 &scoped
             }
         };
-        let wb = report::build(eval, control, scope);
+        let wb = report::build_indexed(&index, control, scope);
         render_workbook(&wb).map_err(|source| FatalError::Render { file: name, source })
     };
 

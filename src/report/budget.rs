@@ -4,7 +4,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Cell, Lookup, NumberKind, Row, RowStyle, Sheet, TOTAL_LABEL, View, strings};
+use super::{Cell, NumberKind, Row, RowStyle, Sheet, TOTAL_LABEL, View, strings};
 use crate::evaluate::budget::{BudgetFigures, LineKind, UnclaimedReason};
 use crate::model::round_half_away;
 
@@ -38,12 +38,6 @@ pub(super) fn budget_sheet(view: &View) -> Option<Sheet> {
     }
     let netto_like = |group: &str| group == "netto";
     // By (line, district): a scan per cell would be quadratic at national scale.
-    let index = Lookup::new(
-        b.lines.len(),
-        view.eval.districts.len(),
-        &b.figures,
-        |f: &BudgetFigures| (f.line, f.district),
-    );
     for col in view.columns() {
         let district = col.map(|(d, _)| d);
         if !b.lines.is_empty() {
@@ -63,7 +57,7 @@ pub(super) fn budget_sheet(view: &View) -> Option<Sheet> {
                 ));
                 continue;
             }
-            let f = index.get(i, district);
+            let f = view.budget_figures(i, district);
             let style = match line.kind {
                 LineKind::Subtotal if netto_like(&line.group) => RowStyle::Total,
                 LineKind::Subtotal | LineKind::Difference => RowStyle::Subtotal,
