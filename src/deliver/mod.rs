@@ -20,27 +20,71 @@ pub struct WriteError {
 
 /// Writes `bytes` to `path` atomically (temporary file + rename in the same folder).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
+    stage(path, bytes)?.commit().map(drop)
+}
+
+/// A file written under its temporary name and flushed to disk, waiting to be renamed
+/// over its final name. Dropped without `commit`, it removes its temporary file, so a
+/// run can write many files while it still renders and put them in place only when all
+/// are ready.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    done: bool,
+}
+
+/// The first half of `write_atomic`: writes `bytes` to a temporary name in `path`'s
+/// folder and flushes it to disk. Fails if the file cannot be created, written or
+/// flushed; no temporary file stays behind then.
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, WriteError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let staged = Staged {
+        tmp: dir.join(format!(".{name}.{}.tmp", std::process::id())),
+        path: path.to_path_buf(),
+        done: false,
+    };
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = File::create(&staged.tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
+        f.sync_all()
     })();
-    if result.is_err() {
-        // Best effort: the temporary file must not linger; the original error is reported.
-        let _ = fs::remove_file(&tmp);
+    // On failure, dropping `staged` removes the temporary file.
+    result.map(|()| staged).map_err(|source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl Staged {
+    /// Renames the temporary file over the final name and returns that name.
+    pub fn commit(mut self) -> Result<PathBuf, WriteError> {
+        self.done = true;
+        match fs::rename(&self.tmp, &self.path) {
+            Ok(()) => Ok(std::mem::take(&mut self.path)),
+            Err(source) => {
+                // Best effort: the temporary file must not linger; the rename's error is
+                // reported.
+                let _ = fs::remove_file(&self.tmp);
+                Err(WriteError {
+                    path: std::mem::take(&mut self.path),
+                    source,
+                })
+            }
+        }
     }
-    result.map_err(err)
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Makes a district name safe as part of a file name on every platform.
@@ -74,6 +118,23 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn staged_file_dropped_uncommitted_leaves_the_old_file_and_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("utfall-stage-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.xlsx");
+        write_atomic(&p, b"old").unwrap();
+        let staged = stage(&p, b"new").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        drop(staged);
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(stage(&p, b"new").unwrap().commit().unwrap(), p);
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         fs::remove_dir_all(&dir).unwrap();
     }
 

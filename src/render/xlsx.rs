@@ -51,7 +51,7 @@ const MARKERS: [ChartMarkerType; 6] = [
 /// Fails only if rust_xlsxwriter rejects something (a sheet name it cannot use, a row or
 /// column beyond Excel's limits); the error names the sheet.
 pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
-    let styles = Styles::new();
+    let styles = &*STYLES;
     let mut book = Workbook::new();
     let created = ExcelDateTime::from_ymd(CREATION.0, CREATION.1, CREATION.2).map_err(|e| {
         RenderError::Xlsx {
@@ -67,7 +67,7 @@ pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
     );
     for sheet in &wb.sheets {
         let ws = book.add_worksheet();
-        write_sheet(ws, sheet, &wb.title, &styles).map_err(|e| RenderError::Xlsx {
+        write_sheet(ws, sheet, &wb.title, styles).map_err(|e| RenderError::Xlsx {
             part: format!("sheet {:?}", sheet.name),
             source: e,
         })?;
@@ -263,7 +263,14 @@ fn write_cell(
     let format = format_for(cell, style, styles);
     match cell {
         Cell::Text(text) => {
-            ws.write_string_with_format(row, col, clip(text), format)?;
+            let text = clip(text);
+            if std::ptr::eq(format, styles.plain()) && !text.is_empty() {
+                // The default format is style 0 with or without it, but given one,
+                // rust_xlsxwriter hashes it for every cell: costly at national scale.
+                ws.write_string(row, col, text)?;
+            } else {
+                ws.write_string_with_format(row, col, text, format)?;
+            }
         }
         Cell::Number { kind, value, .. } => match excel_number(*kind, *value) {
             Some(n) => {
@@ -327,6 +334,9 @@ enum Look {
 }
 
 const LOOKS: [Look; 3] = [Look::Normal, Look::Subtotal, Look::Total];
+
+/// Made once per run: every workbook uses the same formats (a national run renders 292).
+static STYLES: std::sync::LazyLock<Styles> = std::sync::LazyLock::new(Styles::new);
 
 /// Every format a workbook uses, made once.
 struct Styles {
@@ -398,6 +408,11 @@ impl Styles {
                 .set_align(FormatAlign::Right)
                 .set_font_color(Color::RGB(GREY)),
         }
+    }
+
+    /// Body text's format: the workbook default.
+    fn plain(&self) -> &Format {
+        &self.text[Look::Normal as usize]
     }
 }
 

@@ -2,8 +2,6 @@
 //! evaluation's budget figures (kronor) laid out per district and the total, in tkr rounded
 //! half away from zero for display only (subtotals are rounded from exact sums).
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
 
 use super::{Cell, NumberKind, Row, RowStyle, Sheet, TOTAL_LABEL, View, strings};
@@ -40,11 +38,6 @@ pub(super) fn budget_sheet(view: &View) -> Option<Sheet> {
     }
     let netto_like = |group: &str| group == "netto";
     // By (line, district): a scan per cell would be quadratic at national scale.
-    let index: HashMap<(usize, Option<usize>), &BudgetFigures> = b
-        .figures
-        .iter()
-        .map(|f| ((f.line, f.district), f))
-        .collect();
     for col in view.columns() {
         let district = col.map(|(d, _)| d);
         if !b.lines.is_empty() {
@@ -64,7 +57,7 @@ pub(super) fn budget_sheet(view: &View) -> Option<Sheet> {
                 ));
                 continue;
             }
-            let f = index.get(&(i, district)).copied();
+            let f = view.budget_figures(i, district);
             let style = match line.kind {
                 LineKind::Subtotal if netto_like(&line.group) => RowStyle::Total,
                 LineKind::Subtotal | LineKind::Difference => RowStyle::Subtotal,

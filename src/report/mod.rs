@@ -2,10 +2,9 @@
 //! tables (a `Workbook` of `Sheet`s whose cells carry a semantic kind: money, percent,
 //! status …). `render` maps these kinds to formats; nothing here knows about xlsx.
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
 
+use crate::evaluate::budget::BudgetFigures;
 use crate::evaluate::{Evaluation, IndicatorDef, IndicatorResult, Status, Target, Unit};
 use crate::model::round_half_away;
 
@@ -243,8 +242,15 @@ const WHOLE_UNIT_LABEL: &str = "Hela enheten";
 
 /// Builds the workbook for `scope`. A district workbook holds that district's figures and
 /// the total only: no other district's name appears in any sheet built from `eval`.
+/// Building several workbooks from one evaluation, index it once and use `build_indexed`.
 pub fn build(eval: &Evaluation, control: &ControlData, scope: Scope) -> Workbook {
-    let view = View::new(eval, scope);
+    build_indexed(&Index::new(eval), control, scope)
+}
+
+/// `build` for an evaluation indexed once for all its workbooks.
+pub fn build_indexed(index: &Index, control: &ControlData, scope: Scope) -> Workbook {
+    let eval = index.eval;
+    let view = View::new(index, scope);
     let title = match view.own_district {
         Some(d) => format!("{} – {}", eval.title, d.1),
         None => eval.title.clone(),
@@ -266,25 +272,47 @@ pub fn build(eval: &Evaluation, control: &ControlData, scope: Scope) -> Workbook
     }
 }
 
+/// An evaluation's results and budget figures by (row, district), made once for all the
+/// workbooks built from it: `Evaluation::result` scans, which is quadratic for ~290
+/// districts, and even one pass over all results per workbook (292 at national scale)
+/// was a noticeable part of building them.
+pub struct Index<'a> {
+    eval: &'a Evaluation,
+    results: Lookup<'a, IndicatorResult>,
+    budget: Lookup<'a, BudgetFigures>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(eval: &'a Evaluation) -> Index<'a> {
+        let districts = eval.districts.len();
+        Index {
+            eval,
+            results: Lookup::new(eval.indicators.len(), districts, &eval.results, |r| {
+                (r.indicator, r.district)
+            }),
+            budget: Lookup::new(
+                eval.budget.lines.len(),
+                districts,
+                &eval.budget.figures,
+                |f| (f.line, f.district),
+            ),
+        }
+    }
+}
+
 /// The evaluation as one scope sees it.
 struct View<'a> {
     eval: &'a Evaluation,
+    index: &'a Index<'a>,
     /// The district of a district workbook.
     own_district: Option<(usize, &'a str)>,
     /// The districts whose columns and rows appear.
     districts: Vec<(usize, &'a str)>,
-    /// Results by (indicator, district); `Evaluation::result` scans, which is quadratic
-    /// for ~290 districts.
-    index: HashMap<(usize, Option<usize>), &'a IndicatorResult>,
 }
 
 impl<'a> View<'a> {
-    fn new(eval: &'a Evaluation, scope: Scope) -> View<'a> {
-        let index = eval
-            .results
-            .iter()
-            .map(|r| ((r.indicator, r.district), r))
-            .collect();
+    fn new(index: &'a Index<'a>, scope: Scope) -> View<'a> {
+        let eval = index.eval;
         let all = eval
             .districts
             .iter()
@@ -293,24 +321,28 @@ impl<'a> View<'a> {
         match scope {
             Scope::Whole => View {
                 eval,
+                index,
                 own_district: None,
                 districts: all.collect(),
-                index,
             },
             Scope::District(i) => {
                 let own = eval.districts.get(i).map(|d| (i, d.as_str()));
                 View {
                     eval,
+                    index,
                     own_district: own,
                     districts: own.into_iter().collect(),
-                    index,
                 }
             }
         }
     }
 
     fn result(&self, indicator: usize, district: Option<usize>) -> Option<&'a IndicatorResult> {
-        self.index.get(&(indicator, district)).copied()
+        self.index.results.get(indicator, district)
+    }
+
+    fn budget_figures(&self, line: usize, district: Option<usize>) -> Option<&'a BudgetFigures> {
+        self.index.budget.get(line, district)
     }
 
     fn scope_line(&self) -> String {
@@ -340,6 +372,51 @@ impl<'a> View<'a> {
             .map(Some)
             .chain(std::iter::once(None))
             .collect()
+    }
+}
+
+/// Items of a flat list by (row, district or `None` for the total): a dense table rather
+/// than a hash map (hashing every result for every workbook was a tenth of the rendering
+/// stage at national scale). As with a map, a later item replaces an earlier one with the
+/// same key.
+struct Lookup<'a, T> {
+    districts: usize,
+    slots: Vec<Option<&'a T>>,
+}
+
+impl<'a, T> Lookup<'a, T> {
+    fn new(
+        rows: usize,
+        districts: usize,
+        items: &'a [T],
+        key: impl Fn(&T) -> (usize, Option<usize>),
+    ) -> Lookup<'a, T> {
+        let mut lookup = Lookup {
+            districts,
+            slots: vec![None; rows * (districts + 1)],
+        };
+        for item in items {
+            let (row, district) = key(item);
+            if let Some(i) = lookup.slot(row, district) {
+                lookup.slots[i] = Some(item);
+            }
+        }
+        lookup
+    }
+
+    /// `None` for a key outside the table: nothing can be stored there.
+    fn slot(&self, row: usize, district: Option<usize>) -> Option<usize> {
+        let column = match district {
+            Some(d) if d < self.districts => d,
+            Some(_) => return None,
+            None => self.districts,
+        };
+        let i = row.checked_mul(self.districts + 1)?.checked_add(column)?;
+        (i < self.slots.len()).then_some(i)
+    }
+
+    fn get(&self, row: usize, district: Option<usize>) -> Option<&'a T> {
+        self.slot(row, district).and_then(|i| self.slots[i])
     }
 }
 
