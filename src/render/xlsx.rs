@@ -53,6 +53,9 @@ const MARKERS: [ChartMarkerType; 6] = [
 pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
     let styles = &*STYLES;
     let mut book = Workbook::new();
+    // Excel's own level: deflate was a quarter of rendering 291 workbooks at level 6, for
+    // files 4 % smaller.
+    book.set_zip_compression_level(3);
     let created = ExcelDateTime::from_ymd(CREATION.0, CREATION.1, CREATION.2).map_err(|e| {
         RenderError::Xlsx {
             part: "document properties".into(),
