@@ -18,7 +18,7 @@ use super::prepare::{Prepared, col};
 use super::{EvalOutcome, Unit};
 use crate::model::{Month, Period, Sym};
 use crate::rules::api::{
-    Underlag, figure_from_dynamic, number, reset_missing_datasets, take_missing_datasets,
+    SetCache, Underlag, figure_from_dynamic, number, reset_missing_datasets, take_missing_datasets,
 };
 use crate::rules::pack::IndicatorSpec;
 use crate::rules::{RuleError, RulePack};
@@ -170,7 +170,12 @@ pub fn attach(
     threshold: Option<Decimal>,
 ) {
     let period = outcome.evaluation.period;
-    let (budget, errors) = evaluate_budget(data, pack, specs, period, threshold);
+    // Nyckeltal asks for the indicators' sets again; after this nobody does.
+    let cache = outcome
+        .sets
+        .take()
+        .unwrap_or_else(|| Arc::new(SetCache::new(data)));
+    let (budget, errors) = evaluate_budget_with(data, &cache, pack, specs, period, threshold);
     outcome.evaluation.budget = budget;
     for e in errors {
         if !outcome.rule_errors.contains(&e) {
@@ -182,6 +187,19 @@ pub fn attach(
 /// The budget evaluation and the rule errors met on the way.
 pub fn evaluate_budget(
     data: &Arc<Prepared>,
+    pack: &RulePack,
+    specs: &[IndicatorSpec],
+    period: Period,
+    threshold: Option<Decimal>,
+) -> (BudgetEvaluation, Vec<RuleError>) {
+    let cache = Arc::new(SetCache::new(data));
+    evaluate_budget_with(data, &cache, pack, specs, period, threshold)
+}
+
+/// `evaluate_budget` with the sets of earlier rule calls on the same data.
+fn evaluate_budget_with(
+    data: &Arc<Prepared>,
+    cache: &Arc<SetCache>,
     pack: &RulePack,
     specs: &[IndicatorSpec],
     period: Period,
@@ -228,6 +246,7 @@ pub fn evaluate_budget(
     let scopes: Vec<usize> = (0..=data.total_scope()).collect();
     let ctx = Ctx {
         data,
+        cache,
         pack,
         period,
         folded: &folded,
@@ -585,6 +604,7 @@ impl Folded {
 
 struct Ctx<'a> {
     data: &'a Arc<Prepared>,
+    cache: &'a Arc<SetCache>,
     pack: &'a RulePack,
     period: Period,
     folded: &'a Folded,
@@ -899,6 +919,7 @@ impl Ctx<'_> {
                         scope,
                         period: period_of(y),
                         indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
+                        cache: self.cache.clone(),
                     };
                     reset_missing_datasets();
                     let result = self.pack.call(&spec.function, (u,));

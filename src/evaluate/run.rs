@@ -13,7 +13,7 @@ use super::prepare::Prepared;
 use super::{Direction, Evaluation, Figure, IndicatorDef, IndicatorResult, Status, Target, Unit};
 use crate::model::{Period, round_half_away};
 use crate::rules::api::{
-    DatasetUse, Underlag, figure_from_dynamic, reset_missing_datasets, take_dataset_use,
+    DatasetUse, SetCache, Underlag, figure_from_dynamic, reset_missing_datasets, take_dataset_use,
 };
 use crate::rules::pack::{IndicatorSpec, ReportSettings, Targets, YearTargets};
 use crate::rules::{RuleError, RulePack};
@@ -60,6 +60,9 @@ pub struct EvalOutcome {
     /// Distinct rule errors; `IndicatorResult::rule_error` indexes this.
     pub rule_errors: Vec<RuleError>,
     pub warnings: Vec<EvalWarning>,
+    /// The sets the indicator rules built, for `budget::attach` (Nyckeltal asks for the
+    /// same ones again); it takes them, so they do not outlive evaluation.
+    pub sets: Option<Arc<SetCache>>,
 }
 
 /// Computes every indicator for every district and the total.
@@ -73,26 +76,38 @@ pub fn evaluate(
 ) -> EvalOutcome {
     let mut errors = ErrorList::default();
     let scopes: Vec<usize> = (0..=data.total_scope()).collect();
+    let cache = Arc::new(SetCache::new(&data));
 
     // Figures first, in parallel over scopes; each is (current, previous).
     // The datasets the current period's figures read, so that warnings about missing
     // payments or population appear only for a pack that uses them.
+    // The total is as large as all districts together: it goes first, so the other core
+    // works through the districts meanwhile instead of waiting for it at the end.
     type Computed = (Result<(Figure, Figure), RuleError>, BTreeSet<String>);
-    let per_scope: Vec<Vec<Computed>> = scopes
+    let mut order = scopes.clone();
+    order.rotate_right(1);
+    let mut per_scope: Vec<(usize, Vec<Computed>)> = order
         .par_iter()
+        .with_max_len(1)
         .map(|&scope| {
-            specs
+            let figures = specs
                 .iter()
                 .map(|spec| {
-                    let (current, used) = trace(pack, &data, scope, period, spec);
+                    let (current, used) = trace_cached(pack, &data, &cache, scope, period, spec);
                     let both = current.and_then(|c| {
-                        compute(pack, &data, scope, period.previous_year(), spec).map(|p| (c, p))
+                        let previous = period.previous_year();
+                        trace_cached(pack, &data, &cache, scope, previous, spec)
+                            .0
+                            .map(|p| (c, p))
                     });
                     (both, used.read)
                 })
-                .collect()
+                .collect();
+            (scope, figures)
         })
         .collect();
+    per_scope.sort_by_key(|(scope, _)| *scope);
+    let per_scope: Vec<Vec<Computed>> = per_scope.into_iter().map(|(_, v)| v).collect();
     let read: BTreeSet<String> = per_scope
         .iter()
         .flatten()
@@ -171,6 +186,7 @@ pub fn evaluate(
         },
         rule_errors: errors.0,
         warnings,
+        sets: Some(cache),
     }
 }
 
@@ -190,16 +206,6 @@ impl ErrorList {
     }
 }
 
-fn compute(
-    pack: &RulePack,
-    data: &Arc<Prepared>,
-    scope: usize,
-    period: Period,
-    spec: &IndicatorSpec,
-) -> Result<Figure, RuleError> {
-    trace(pack, data, scope, period, spec).0
-}
-
 /// Computes one indicator for one scope and period, and says which datasets its rule read
 /// and which of them the input lacks (then the figure is `saknas`). Used by `evaluate`, and
 /// by `check` and `explain` to say what a figure rests on.
@@ -210,11 +216,31 @@ pub fn trace(
     period: Period,
     spec: &IndicatorSpec,
 ) -> (Result<Figure, RuleError>, DatasetUse) {
+    trace_cached(
+        pack,
+        data,
+        &Arc::new(SetCache::new(data)),
+        scope,
+        period,
+        spec,
+    )
+}
+
+/// `trace` with the sets of other calls on the same data shared through `cache`.
+pub fn trace_cached(
+    pack: &RulePack,
+    data: &Arc<Prepared>,
+    cache: &Arc<SetCache>,
+    scope: usize,
+    period: Period,
+    spec: &IndicatorSpec,
+) -> (Result<Figure, RuleError>, DatasetUse) {
     let u = Underlag {
         data: data.clone(),
         scope,
         period,
         indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
+        cache: cache.clone(),
     };
     reset_missing_datasets();
     let value = pack.call(&spec.function, (u,));

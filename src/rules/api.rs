@@ -4,8 +4,9 @@
 //! script runs per input row. Scripts return values; they never format.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use rayon::prelude::*;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, Map, Position};
 use rust_decimal::Decimal;
 
@@ -81,20 +82,182 @@ pub struct Underlag {
     pub period: Period,
     /// The indicator being computed (id, name), for `manuellt()`.
     pub indicator: Option<(String, String)>,
+    /// Sets shared with the other rule calls of the same evaluation.
+    pub cache: Arc<SetCache>,
 }
 
-/// A set of household-months of one scope (indices into its sorted vector).
+/// Household-month sets and dataset facts that many rule calls of one evaluation ask for:
+/// `aktiva(u)` of a scope and period is read by most indicators, for the report period
+/// and a year earlier, and again by Nyckeltal; at national scale the total's set alone
+/// holds a million household-months. Each is built on first use, then shared between
+/// threads. A cache belongs to one `Prepared`; asked about other data it computes afresh.
+pub struct SetCache {
+    data: Arc<Prepared>,
+    /// Active household-months of a scope in a span of months (the first and last month).
+    active: Mutex<HashMap<(usize, Month, Month), Arc<OnceLock<Arc<Selection>>>>>,
+    /// The earliest month of a date or month column of a whole dataset, by the table's
+    /// address (tables live as long as the `Prepared` the cache holds) and column name.
+    first_months: Mutex<HashMap<(usize, String), Option<Month>>>,
+}
+
+impl std::fmt::Debug for SetCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetCache").finish_non_exhaustive()
+    }
+}
+
+impl SetCache {
+    pub fn new(data: &Arc<Prepared>) -> SetCache {
+        SetCache {
+            data: data.clone(),
+            active: Mutex::new(HashMap::new()),
+            first_months: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The active household-months of `scope` from `start` to `end` (inclusive).
+    fn active(
+        &self,
+        data: &Arc<Prepared>,
+        scope: usize,
+        start: Month,
+        end: Month,
+    ) -> Arc<Selection> {
+        let build = || Arc::new(Selection::new(active_between(data, scope, start, end)));
+        if !Arc::ptr_eq(&self.data, data) {
+            return build();
+        }
+        // The map is locked only to find the cell; the set is built outside the lock, and
+        // a second caller of the same set waits for the first instead of building it too.
+        let cell = self
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((scope, start, end))
+            .or_default()
+            .clone();
+        cell.get_or_init(build).clone()
+    }
+
+    fn first_month(
+        &self,
+        data: &Arc<Prepared>,
+        table: &Arc<Table>,
+        column: &str,
+        compute: impl FnOnce() -> Option<Month>,
+    ) -> Option<Month> {
+        if !Arc::ptr_eq(&self.data, data) {
+            return compute();
+        }
+        let key = (Arc::as_ptr(table) as usize, column.to_string());
+        if let Some(m) = self
+            .first_months
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return *m;
+        }
+        let m = compute();
+        self.first_months
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, m);
+        m
+    }
+}
+
+/// The indices of a scope's active household-months from `start` to `end`. The scope's
+/// vector is sorted by month, so the span is one slice of it.
+fn active_between(data: &Prepared, scope: usize, start: Month, end: Month) -> Vec<u32> {
+    let Some(payments) = data.scopes.get(scope) else {
+        return Vec::new();
+    };
+    let months = &payments.months;
+    let lo = months.partition_point(|hm| hm.month < start);
+    let hi = months.partition_point(|hm| hm.month <= end).max(lo);
+    (lo..hi)
+        .filter(|&i| months[i].is_active())
+        .map(|i| i as u32)
+        .collect()
+}
+
+/// Sets larger than this are sorted on every core.
+const PARALLEL_SORT: usize = 1 << 16;
+
+/// A set of household-months: ascending indices into the scope's sorted vector, and its
+/// grouping by household, built the first time a function needs it.
+struct Selection {
+    indices: Vec<u32>,
+    households: OnceLock<Groups>,
+}
+
+/// A set grouped by household.
+struct Groups {
+    /// The set's indices ordered by household, then ascending.
+    order: Vec<u32>,
+    /// Where each household's run starts in `order`, then `order.len()`.
+    bounds: Vec<u32>,
+}
+
+impl Groups {
+    fn build(indices: &[u32], months: &[HouseholdMonth]) -> Groups {
+        let mut pairs: Vec<(u64, u32)> = indices
+            .iter()
+            .map(|&i| (months[i as usize].household, i))
+            .collect();
+        if pairs.len() > PARALLEL_SORT {
+            pairs.par_sort_unstable();
+        } else {
+            pairs.sort_unstable();
+        }
+        let mut bounds = Vec::new();
+        for (k, pair) in pairs.iter().enumerate() {
+            if k == 0 || pairs[k - 1].0 != pair.0 {
+                bounds.push(k as u32);
+            }
+        }
+        bounds.push(pairs.len() as u32);
+        Groups {
+            order: pairs.into_iter().map(|(_, i)| i).collect(),
+            bounds,
+        }
+    }
+
+    fn households(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    /// Each household's indices.
+    fn runs(&self) -> impl Iterator<Item = &[u32]> {
+        self.bounds
+            .windows(2)
+            .map(|w| &self.order[w[0] as usize..w[1] as usize])
+    }
+}
+
+impl Selection {
+    fn new(indices: Vec<u32>) -> Selection {
+        Selection {
+            indices,
+            households: OnceLock::new(),
+        }
+    }
+}
+
+/// A set of household-months of one scope.
 #[derive(Clone)]
 pub struct Hushallsmanader {
     data: Arc<Prepared>,
     scope: usize,
-    selection: Arc<Vec<u32>>,
+    selection: Arc<Selection>,
 }
 
 /// Rows of one dataset within one scope.
 #[derive(Clone)]
 pub struct Rader {
     data: Arc<Prepared>,
+    cache: Arc<SetCache>,
     table: Arc<Table>,
     period: Period,
     selection: Arc<Vec<u32>>,
@@ -224,12 +387,12 @@ pub fn register(engine: &mut Engine) {
                 .map_or(Dynamic::UNIT, |d| u.data.interner.resolve(d).into())
         })
         .register_fn("aktiva", |u: &mut Underlag| {
-            let p = u.period;
-            u.households(|hm| hm.is_active() && p.contains(hm.month))
+            let end = u.period.end;
+            u.active(first_of_year(end), end)
         })
         .register_fn("aktiva_sista_manaden", |u: &mut Underlag| {
             let end = u.period.end;
-            u.households(|hm| hm.is_active() && hm.month == end)
+            u.active(end, end)
         })
         .register_fn("aktiva_fonster", |u: &mut Underlag, n: INT| -> Fallible<Dynamic> {
             if !(1..=120).contains(&n) {
@@ -239,9 +402,7 @@ pub fn register(engine: &mut Engine) {
             let end = u.period.end;
             let start = end.plus(-(n as i32) + 1);
             match u.data.first_month() {
-                Some(first) if first <= start => Ok(Dynamic::from(
-                    u.households(|hm| hm.is_active() && hm.month >= start && hm.month <= end),
-                )),
+                Some(first) if first <= start => Ok(Dynamic::from(u.active(start, end))),
                 _ => Ok(Dynamic::UNIT),
             }
         })
@@ -283,27 +444,21 @@ pub fn register(engine: &mut Engine) {
 
     engine
         .register_fn("antal", |h: &mut Hushallsmanader| {
-            Decimal::from(h.selection.len())
+            Decimal::from(h.selection.indices.len())
         })
         .register_fn("hushall", |h: &mut Hushallsmanader| {
-            Decimal::from(h.by_household(|_| ()).len())
+            Decimal::from(h.groups().households())
         })
         .register_fn(
             "summa",
             |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
-                let f = household_field(field)?;
-                Ok(h.iter().map(f).sum())
+                Ok(h.sum(HouseholdField::parse(field)?))
             },
         )
         .register_fn(
             "storsta_per_hushall",
             |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
-                let f = household_field(field)?;
-                let groups = h.by_household(|hm| f(hm));
-                Ok(groups
-                    .iter()
-                    .filter_map(|(_, values)| values.iter().copied().max())
-                    .sum())
+                Ok(h.largest_per_household(HouseholdField::parse(field)?))
             },
         )
         .register_fn(
@@ -315,22 +470,15 @@ pub fn register(engine: &mut Engine) {
         .register_fn(
             "dar_minst",
             |h: &mut Hushallsmanader, field: &str, least: Dynamic| -> Fallible<Hushallsmanader> {
-                let f = household_field(field)?;
+                let f = HouseholdField::parse(field)?;
                 let Some(least) = number(&least, "dar_minst")? else {
                     return fail("dar_minst needs a number");
                 };
-                Ok(h.filter(|hm| f(hm) >= least))
+                Ok(h.filter(|hm| f.decimal(hm) >= least))
             },
         )
         .register_fn("minst_manader", |h: &mut Hushallsmanader, n: INT| {
-            let mut enough: Vec<u64> = h
-                .by_household(|_| ())
-                .into_iter()
-                .filter(|(_, months)| months.len() as INT >= n)
-                .map(|(household, _)| household)
-                .collect();
-            enough.sort_unstable();
-            h.filter(|hm| enough.binary_search(&hm.household).is_ok())
+            h.at_least_months(n)
         });
 
     engine
@@ -460,19 +608,57 @@ pub fn figure_from_dynamic(x: &Dynamic) -> Result<Figure, String> {
     })
 }
 
-fn household_field(field: &str) -> Fallible<fn(&HouseholdMonth) -> Decimal> {
-    Ok(match field {
-        "AntalVuxna" => |hm| Decimal::from(hm.adults),
-        "AntalBarn" => |hm| Decimal::from(hm.children),
-        "AntalUnga18_24" => |hm| Decimal::from(hm.young),
-        "Personer" => |hm| Decimal::from(hm.adults + hm.children),
-        "Belopp" => |hm| hm.net,
-        other => {
-            return fail(format!(
-                "unknown household field {other:?} (AntalVuxna, AntalBarn, AntalUnga18_24, Personer, Belopp)"
-            ));
+/// A field of a household-month that scripts sum or compare.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum HouseholdField {
+    Adults,
+    Children,
+    Young,
+    Persons,
+    Net,
+}
+
+impl HouseholdField {
+    fn parse(field: &str) -> Fallible<HouseholdField> {
+        Ok(match field {
+            "AntalVuxna" => HouseholdField::Adults,
+            "AntalBarn" => HouseholdField::Children,
+            "AntalUnga18_24" => HouseholdField::Young,
+            "Personer" => HouseholdField::Persons,
+            "Belopp" => HouseholdField::Net,
+            other => {
+                return fail(format!(
+                    "unknown household field {other:?} (AntalVuxna, AntalBarn, AntalUnga18_24, Personer, Belopp)"
+                ));
+            }
+        })
+    }
+
+    /// The field as a whole number; `None` for the amount, which is money.
+    fn count(self, hm: &HouseholdMonth) -> Option<u64> {
+        match self {
+            HouseholdField::Adults => Some(u64::from(hm.adults)),
+            HouseholdField::Children => Some(u64::from(hm.children)),
+            HouseholdField::Young => Some(u64::from(hm.young)),
+            HouseholdField::Persons => Some(u64::from(hm.adults) + u64::from(hm.children)),
+            HouseholdField::Net => None,
         }
-    })
+    }
+
+    fn decimal(self, hm: &HouseholdMonth) -> Decimal {
+        match self.count(hm) {
+            Some(n) => Decimal::from(n),
+            None => hm.net,
+        }
+    }
+}
+
+/// The first month of `end`'s year: where a year-to-date period starts.
+fn first_of_year(end: Month) -> Month {
+    Month {
+        year: end.year,
+        month: 1,
+    }
 }
 
 /// Text comparison for script values: trimmed, case-insensitive.
@@ -508,19 +694,13 @@ impl Underlag {
         }
     }
 
-    fn households(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
+    /// The active household-months from `start` to `end`, shared through the cache.
+    fn active(&self, start: Month, end: Month) -> Hushallsmanader {
         self.note_payment_coverage();
-        let months = &self.data.scopes[self.scope].months;
-        let selection = months
-            .iter()
-            .enumerate()
-            .filter(|(_, hm)| keep(hm))
-            .map(|(i, _)| i as u32)
-            .collect();
         Hushallsmanader {
             data: self.data.clone(),
             scope: self.scope,
-            selection: Arc::new(selection),
+            selection: self.cache.active(&self.data, self.scope, start, end),
         }
     }
 
@@ -533,6 +713,7 @@ impl Underlag {
             note_missing(dataset);
             return Ok(Rader {
                 data: self.data.clone(),
+                cache: self.cache.clone(),
                 table: Arc::new(Table::new(Arc::new(crate::model::DatasetSpec {
                     name: dataset.to_string(),
                     columns: Vec::new(),
@@ -547,6 +728,7 @@ impl Underlag {
         let selection = self.data.rows_of_scope(dataset, self.scope);
         Ok(Rader {
             data: self.data.clone(),
+            cache: self.cache.clone(),
             table: table.clone(),
             period: self.period,
             selection,
@@ -597,30 +779,100 @@ impl Underlag {
 }
 
 impl Hushallsmanader {
-    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
-        let months = &self.data.scopes[self.scope].months;
-        self.selection.iter().map(move |&i| &months[i as usize])
+    fn months(&self) -> &[HouseholdMonth] {
+        &self.data.scopes[self.scope].months
     }
 
-    /// The set grouped by household (sorted by key): each household with one value per
-    /// household-month. Sorting instead of hashing keeps it fast on a million months.
-    fn by_household<T: Copy>(&self, value: impl Fn(&HouseholdMonth) -> T) -> Vec<(u64, Vec<T>)> {
-        let mut pairs: Vec<(u64, T)> = self.iter().map(|hm| (hm.household, value(hm))).collect();
-        pairs.sort_unstable_by_key(|(h, _)| *h);
-        let mut out: Vec<(u64, Vec<T>)> = Vec::new();
-        for (h, v) in pairs {
-            match out.last_mut() {
-                Some((last, values)) if *last == h => values.push(v),
-                _ => out.push((h, vec![v])),
-            }
+    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
+        let months = self.months();
+        self.selection
+            .indices
+            .iter()
+            .map(move |&i| &months[i as usize])
+    }
+
+    /// The set grouped by household. Sorting instead of hashing keeps it fast on a million
+    /// months; the grouping is kept with the set, which the cache shares between calls.
+    fn groups(&self) -> &Groups {
+        self.selection
+            .households
+            .get_or_init(|| Groups::build(&self.selection.indices, self.months()))
+    }
+
+    /// Σ of a field; whole numbers are added as integers (the same sum, without a
+    /// `Decimal` addition per household-month).
+    fn sum(&self, field: HouseholdField) -> Decimal {
+        if field == HouseholdField::Net {
+            return self.iter().map(|hm| hm.net).sum();
         }
-        out
+        Decimal::from(
+            self.iter()
+                .map(|hm| field.count(hm).unwrap_or(0))
+                .sum::<u64>(),
+        )
+    }
+
+    /// Σ over distinct households of their largest value of the field in the set.
+    fn largest_per_household(&self, field: HouseholdField) -> Decimal {
+        let months = self.months();
+        let groups = self.groups();
+        if field == HouseholdField::Net {
+            return groups
+                .runs()
+                .filter_map(|run| run.iter().map(|&i| months[i as usize].net).max())
+                .sum();
+        }
+        Decimal::from(
+            groups
+                .runs()
+                .filter_map(|run| {
+                    run.iter()
+                        .map(|&i| field.count(&months[i as usize]).unwrap_or(0))
+                        .max()
+                })
+                .sum::<u64>(),
+        )
+    }
+
+    /// The household-months of households present in at least `n` months of the set, in
+    /// the set's order; the result comes already grouped (its runs are the parent's).
+    fn at_least_months(&self, n: INT) -> Hushallsmanader {
+        let groups = self.groups();
+        let enough = |run: &&[u32]| run.len() as INT >= n;
+        let mut keep = vec![false; self.months().len()];
+        let mut order = Vec::new();
+        let mut bounds = vec![0u32];
+        for run in groups.runs().filter(enough) {
+            for &i in run {
+                keep[i as usize] = true;
+            }
+            order.extend_from_slice(run);
+            bounds.push(order.len() as u32);
+        }
+        let indices = self
+            .selection
+            .indices
+            .iter()
+            .copied()
+            .filter(|&i| keep[i as usize])
+            .collect();
+        let households = OnceLock::new();
+        let _ = households.set(Groups { order, bounds });
+        Hushallsmanader {
+            data: self.data.clone(),
+            scope: self.scope,
+            selection: Arc::new(Selection {
+                indices,
+                households,
+            }),
+        }
     }
 
     fn filter(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
-        let months = &self.data.scopes[self.scope].months;
+        let months = self.months();
         let selection = self
             .selection
+            .indices
             .iter()
             .copied()
             .filter(|&i| keep(&months[i as usize]))
@@ -628,7 +880,7 @@ impl Hushallsmanader {
         Hushallsmanader {
             data: self.data.clone(),
             scope: self.scope,
-            selection: Arc::new(selection),
+            selection: Arc::new(Selection::new(selection)),
         }
     }
 
@@ -678,6 +930,7 @@ impl Rader {
     fn with(&self, selection: Vec<u32>) -> Rader {
         Rader {
             data: self.data.clone(),
+            cache: self.cache.clone(),
             table: self.table.clone(),
             period: self.period,
             selection: Arc::new(selection),
@@ -775,13 +1028,17 @@ impl Rader {
         })
     }
 
-    /// The earliest month in a date or month column of the whole dataset.
+    /// The earliest month in a date or month column of the whole dataset (once per run:
+    /// every scope and period asks).
     fn first_month(&self, name: &str) -> Fallible<Option<Month>> {
-        Ok(match self.column(name)? {
-            ColumnData::Date(v) => v.iter().flatten().map(|d| d.month()).min(),
-            ColumnData::Month(v) => v.iter().flatten().min().copied(),
-            _ => None,
-        })
+        let column = self.column(name)?;
+        Ok(self
+            .cache
+            .first_month(&self.data, &self.table, name, || match column {
+                ColumnData::Date(v) => v.iter().flatten().map(|d| d.month()).min(),
+                ColumnData::Month(v) => v.iter().flatten().min().copied(),
+                _ => None,
+            }))
     }
 
     fn ongoing(&self, start: &str, end: &str) -> Fallible<Rader> {
