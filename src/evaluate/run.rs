@@ -13,7 +13,8 @@ use super::prepare::Prepared;
 use super::{Direction, Evaluation, Figure, IndicatorDef, IndicatorResult, Status, Target, Unit};
 use crate::model::{Period, round_half_away};
 use crate::rules::api::{
-    DatasetUse, SetCache, Underlag, figure_from_dynamic, reset_missing_datasets, take_dataset_use,
+    DatasetUse, SetCache, Underlag, figure_from_dynamic, manual_rows, reset_missing_datasets,
+    take_dataset_use,
 };
 use crate::rules::pack::{IndicatorSpec, ReportSettings, Targets, YearTargets};
 use crate::rules::{RuleError, RulePack};
@@ -356,7 +357,7 @@ fn comment(data: &Prepared, def: &IndicatorDef, period: Period, scope: usize) ->
     let label = period.label().to_lowercase();
     let matches = |s: &str, want: &str| s.trim().to_lowercase() == want.to_lowercase();
     let mut found = None;
-    for i in 0..t.len() {
+    for i in manual_rows(data, scope) {
         let (Some(id), Some(p), Some(c)) = (ind[i], per[i], com[i]) else {
             continue;
         };

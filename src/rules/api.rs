@@ -190,6 +190,9 @@ const PARALLEL_SORT: usize = 1 << 16;
 struct Selection {
     indices: Vec<u32>,
     households: OnceLock<Groups>,
+    /// Σ AntalVuxna, AntalBarn and AntalUnga18_24, taken in one pass the first time one
+    /// is asked for (the population shares ask for each of a shared set).
+    counts: OnceLock<[u64; 3]>,
 }
 
 /// A set grouped by household.
@@ -206,10 +209,13 @@ impl Groups {
             .iter()
             .map(|&i| (months[i as usize].household, i))
             .collect();
+        // A stable sort by household: the pairs come as one ascending run per month (the
+        // scope is sorted by month, then household), which a merge sort only has to merge,
+        // and the indices of a household stay ascending.
         if pairs.len() > PARALLEL_SORT {
-            pairs.par_sort_unstable();
+            pairs.par_sort_by_key(|&(household, _)| household);
         } else {
-            pairs.sort_unstable();
+            pairs.sort_by_key(|&(household, _)| household);
         }
         let mut bounds = Vec::new();
         for (k, pair) in pairs.iter().enumerate() {
@@ -241,6 +247,7 @@ impl Selection {
         Selection {
             indices,
             households: OnceLock::new(),
+            counts: OnceLock::new(),
         }
     }
 }
@@ -759,7 +766,7 @@ impl Underlag {
         let label = self.period.label();
         let own = self.data.district_of(self.scope);
         let mut found = None;
-        for i in 0..t.len() {
+        for i in manual_rows(&self.data, self.scope) {
             let (Some(id), Some(p), Some(v)) = (ind[i], per[i], val[i]) else {
                 continue;
             };
@@ -776,6 +783,29 @@ impl Underlag {
         }
         found.map_or(Dynamic::UNIT, Dynamic::from_decimal)
     }
+}
+
+/// The rows of `manuella_utfall` that can be a scope's (in file order): a district's own
+/// rows; every row for the total, whose rows are those without Stadsdel.
+pub fn manual_rows(data: &Prepared, scope: usize) -> impl Iterator<Item = usize> {
+    const MANUAL: &str = "manuella_utfall";
+    let table = data.tables.get(MANUAL);
+    // A district listed twice shares its rows; then every row is read and checked.
+    let once = |d: Sym| data.districts.iter().filter(|x| **x == d).count() == 1;
+    let own = match (data.district_of(scope), table) {
+        (Some(d), Some(t)) if t.text(col::DISTRICT).is_some() && once(d) => {
+            Some(data.rows_of_scope(MANUAL, scope))
+        }
+        _ => None,
+    };
+    let all = match &own {
+        Some(_) => 0,
+        None => table.map_or(0, |t| t.len()),
+    };
+    let own_rows = own
+        .into_iter()
+        .flat_map(|rows| (0..rows.len()).map(move |k| rows[k] as usize));
+    own_rows.chain(0..all)
 }
 
 impl Hushallsmanader {
@@ -802,14 +832,24 @@ impl Hushallsmanader {
     /// Σ of a field; whole numbers are added as integers (the same sum, without a
     /// `Decimal` addition per household-month).
     fn sum(&self, field: HouseholdField) -> Decimal {
-        if field == HouseholdField::Net {
-            return self.iter().map(|hm| hm.net).sum();
-        }
-        Decimal::from(
-            self.iter()
-                .map(|hm| field.count(hm).unwrap_or(0))
-                .sum::<u64>(),
-        )
+        let counts = || {
+            *self.selection.counts.get_or_init(|| {
+                let mut sums = [0u64; 3];
+                for hm in self.iter() {
+                    sums[0] += u64::from(hm.adults);
+                    sums[1] += u64::from(hm.children);
+                    sums[2] += u64::from(hm.young);
+                }
+                sums
+            })
+        };
+        Decimal::from(match field {
+            HouseholdField::Net => return self.iter().map(|hm| hm.net).sum(),
+            HouseholdField::Adults => counts()[0],
+            HouseholdField::Children => counts()[1],
+            HouseholdField::Young => counts()[2],
+            HouseholdField::Persons => counts()[0] + counts()[1],
+        })
     }
 
     /// Σ over distinct households of their largest value of the field in the set.
@@ -864,6 +904,7 @@ impl Hushallsmanader {
             selection: Arc::new(Selection {
                 indices,
                 households,
+                counts: OnceLock::new(),
             }),
         }
     }
