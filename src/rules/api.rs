@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rayon::prelude::*;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, Map, Position};
 use rust_decimal::Decimal;
 
@@ -98,6 +97,37 @@ pub struct SetCache {
     /// The earliest month of a date or month column of a whole dataset, by the table's
     /// address (tables live as long as the `Prepared` the cache holds) and column name.
     first_months: Mutex<HashMap<(usize, String), Option<Month>>>,
+    /// Text columns as codes of their distinct values, by table address and column.
+    text_codes: Mutex<HashMap<(usize, String), Arc<OnceLock<Arc<TextCodes>>>>>,
+}
+
+/// A text column's cells as small numbers, so a filter decides once per distinct value
+/// instead of once per row.
+struct TextCodes {
+    /// Per row, an index into `values`; `EMPTY_CELL` for an empty cell.
+    codes: Vec<u32>,
+    /// The distinct values in order of first appearance.
+    values: Vec<Sym>,
+}
+
+const EMPTY_CELL: u32 = u32::MAX;
+
+impl TextCodes {
+    fn new(column: &[Option<Sym>]) -> TextCodes {
+        let mut index: HashMap<Sym, u32> = HashMap::new();
+        let mut values = Vec::new();
+        let codes = column
+            .iter()
+            .map(|cell| match cell {
+                None => EMPTY_CELL,
+                Some(s) => *index.entry(*s).or_insert_with(|| {
+                    values.push(*s);
+                    values.len() as u32 - 1
+                }),
+            })
+            .collect();
+        TextCodes { codes, values }
+    }
 }
 
 impl std::fmt::Debug for SetCache {
@@ -112,7 +142,29 @@ impl SetCache {
             data: data.clone(),
             active: Mutex::new(HashMap::new()),
             first_months: Mutex::new(HashMap::new()),
+            text_codes: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn text_codes(
+        &self,
+        data: &Arc<Prepared>,
+        table: &Arc<Table>,
+        column: &str,
+        cells: &[Option<Sym>],
+    ) -> Arc<TextCodes> {
+        let build = || Arc::new(TextCodes::new(cells));
+        if !Arc::ptr_eq(&self.data, data) {
+            return build();
+        }
+        let cell = self
+            .text_codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((Arc::as_ptr(table) as usize, column.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_init(build).clone()
     }
 
     /// The active household-months of `scope` from `start` to `end` (inclusive).
@@ -182,9 +234,6 @@ fn active_between(data: &Prepared, scope: usize, start: Month, end: Month) -> Ve
         .collect()
 }
 
-/// Sets larger than this are sorted on every core.
-const PARALLEL_SORT: usize = 1 << 16;
-
 /// A set of household-months: ascending indices into the scope's sorted vector, and its
 /// grouping by household, built the first time a function needs it.
 struct Selection {
@@ -212,11 +261,9 @@ impl Groups {
         // A stable sort by household: the pairs come as one ascending run per month (the
         // scope is sorted by month, then household), which a merge sort only has to merge,
         // and the indices of a household stay ascending.
-        if pairs.len() > PARALLEL_SORT {
-            pairs.par_sort_by_key(|&(household, _)| household);
-        } else {
-            pairs.sort_by_key(|&(household, _)| household);
-        }
+        // On one core: the other is busy with other scopes, and rayon's merge sort does
+        // not use the runs.
+        pairs.sort_by_key(|&(household, _)| household);
         let mut bounds = Vec::new();
         for (k, pair) in pairs.iter().enumerate() {
             if k == 0 || pairs[k - 1].0 != pair.0 {
@@ -1011,14 +1058,21 @@ impl Rader {
                     .map(|s| s.trim().to_lowercase())
                     .collect();
                 let interner = &self.data.interner;
-                let mut memo: HashMap<Sym, bool> = HashMap::new();
-                let mut hit = |s: Sym| {
-                    *memo.entry(s).or_insert_with(|| {
-                        let t = interner.resolve(s).trim().to_lowercase();
-                        wanted.contains(&t)
-                    })
-                };
-                self.keep(|i| v[i].is_some_and(&mut hit))
+                let codes = self.cache.text_codes(&self.data, &self.table, name, v);
+                // Whether each distinct value is wanted, decided when first met
+                // (0 = not yet, 1 = no, 2 = yes).
+                let mut decided = vec![0u8; codes.values.len()];
+                self.keep(|i| {
+                    let Some(&code) = codes.codes.get(i).filter(|c| **c != EMPTY_CELL) else {
+                        return false;
+                    };
+                    let slot = &mut decided[code as usize];
+                    if *slot == 0 {
+                        let t = interner.resolve(codes.values[code as usize]);
+                        *slot = 1 + u8::from(wanted.contains(&t.trim().to_lowercase()));
+                    }
+                    *slot == 2
+                })
             }
             ColumnData::Bool(v) => {
                 let wanted: Vec<bool> = values.iter().filter_map(yes_no).collect();
