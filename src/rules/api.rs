@@ -93,13 +93,16 @@ pub struct Underlag {
 pub struct SetCache {
     data: Arc<Prepared>,
     /// Active household-months of a scope in a span of months (the first and last month).
-    active: Mutex<HashMap<(usize, Month, Month), Arc<OnceLock<Arc<Selection>>>>>,
+    active: Cells<(usize, Month, Month), Selection>,
     /// The earliest month of a date or month column of a whole dataset, by the table's
     /// address (tables live as long as the `Prepared` the cache holds) and column name.
     first_months: Mutex<HashMap<(usize, String), Option<Month>>>,
     /// Text columns as codes of their distinct values, by table address and column.
-    text_codes: Mutex<HashMap<(usize, String), Arc<OnceLock<Arc<TextCodes>>>>>,
+    text_codes: Cells<(usize, String), TextCodes>,
 }
+
+/// Values built once per key on first use: the map is locked only to find a key's cell.
+type Cells<K, V> = Mutex<HashMap<K, Arc<OnceLock<Arc<V>>>>>;
 
 /// A text column's cells as small numbers, so a filter decides once per distinct value
 /// instead of once per row.
@@ -1177,6 +1180,245 @@ fn cell_key(c: &ColumnData, i: usize, data: &Prepared) -> Option<String> {
         ColumnData::Month(v) => v[i].map(|x| x.to_string()),
         ColumnData::Date(v) => v[i].map(|x| x.to_string()),
         ColumnData::Bool(v) => v[i].map(|x| x.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    //! The cache and its shortcuts give what the plain definitions give.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::evaluate::prepare::{HouseholdIdentity, prepare};
+    use crate::model::{
+        ColumnKind, ColumnSpec, DatasetSpec, FileId, Interner, PeriodKind, RowOrigin,
+    };
+
+    /// Payments over 2018–2019 in two districts: some households in both, some months
+    /// net zero or negative, counts varying between months.
+    fn data() -> Arc<Prepared> {
+        let columns = [
+            ("Period", ColumnKind::Month),
+            ("Stadsdel", ColumnKind::Text),
+            ("HushallsID", ColumnKind::Id),
+            ("Belopp", ColumnKind::Number),
+            ("AntalVuxna", ColumnKind::Integer),
+            ("AntalBarn", ColumnKind::Integer),
+            ("AntalUnga18_24", ColumnKind::Integer),
+        ];
+        let spec = Arc::new(DatasetSpec {
+            name: PAYMENTS.into(),
+            columns: columns
+                .iter()
+                .map(|(n, k)| ColumnSpec {
+                    name: n.to_string(),
+                    aliases: vec![],
+                    kind: *k,
+                    required: false,
+                })
+                .collect(),
+            replace_by: None,
+        });
+        let mut interner = Interner::default();
+        let mut t = Table::new(spec);
+        let mut row = 0u32;
+        for year in [2018, 2019] {
+            for month in 1..=12u32 {
+                for h in 0..40u32 {
+                    if (h * 7 + month + year as u32) % 5 == 0 {
+                        continue;
+                    }
+                    let district = if h % 3 == 0 { "A" } else { "B" };
+                    let amount = match (h + month) % 6 {
+                        0 => "0",
+                        1 => "-150.50",
+                        _ => "1200.25",
+                    };
+                    let cells = [
+                        (0, format!("{year}-{month:02}")),
+                        (1, district.to_string()),
+                        (2, format!("H{h}")),
+                        (3, amount.to_string()),
+                        (4, (1 + (h + month) % 3).to_string()),
+                        (5, ((h * month) % 4).to_string()),
+                        (6, (h % 2).to_string()),
+                    ];
+                    for (c, text) in cells {
+                        match &mut t.columns[c] {
+                            ColumnData::Month(v) => v.push(Month::new(year, month)),
+                            ColumnData::Text(v) => v.push(Some(interner.intern(&text))),
+                            ColumnData::Number(v) => v.push(text.parse().ok()),
+                            ColumnData::Integer(v) => v.push(text.parse().ok()),
+                            _ => unreachable!("fixture columns"),
+                        }
+                    }
+                    t.origin.push(RowOrigin {
+                        file: FileId(0),
+                        row,
+                    });
+                    row += 1;
+                }
+            }
+        }
+        let tables = BTreeMap::from([(PAYMENTS.to_string(), t)]);
+        Arc::new(prepare(
+            interner,
+            tables,
+            vec![PAYMENTS.into()],
+            None,
+            HouseholdIdentity::Global,
+        ))
+    }
+
+    fn underlag(data: &Arc<Prepared>, cache: &Arc<SetCache>, scope: usize, year: i32) -> Underlag {
+        Underlag {
+            data: data.clone(),
+            scope,
+            period: Period::year(year),
+            indicator: None,
+            cache: cache.clone(),
+        }
+    }
+
+    /// `aktiva(u)` as the SPEC defines it, by scanning the scope.
+    fn plain_active(data: &Prepared, scope: usize, period: Period) -> Vec<u32> {
+        let months = &data.scopes[scope].months;
+        (0..months.len() as u32)
+            .filter(|&i| {
+                let hm = &months[i as usize];
+                hm.is_active() && period.contains(hm.month)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cached_active_set_equals_the_plain_filter_for_every_scope_and_year() {
+        let data = data();
+        let cache = Arc::new(SetCache::new(&data));
+        for scope in 0..=data.total_scope() {
+            for year in [2018, 2019] {
+                let u = underlag(&data, &cache, scope, year);
+                let h = u.active(Month { year, month: 1 }, Month { year, month: 12 });
+                let plain = plain_active(&data, scope, Period::year(year));
+                assert!(!plain.is_empty());
+                assert_eq!(h.selection.indices, plain, "scope {scope}, {year}");
+            }
+        }
+        let may = Period {
+            kind: PeriodKind::Month,
+            end: Month {
+                year: 2019,
+                month: 5,
+            },
+        };
+        let u = Underlag {
+            period: may,
+            ..underlag(&data, &cache, 0, 2019)
+        };
+        let h = u.active(Month::new(2019, 1).unwrap_or(may.end), may.end);
+        assert_eq!(h.selection.indices, plain_active(&data, 0, may));
+    }
+
+    #[test]
+    fn cache_keys_distinguish_scope_and_period_and_share_equal_ones() {
+        let data = data();
+        let cache = Arc::new(SetCache::new(&data));
+        let jan = |year| Month { year, month: 1 };
+        let dec = |year| Month { year, month: 12 };
+        let set = |scope, year| cache.active(&data, scope, jan(year), dec(year));
+        assert!(Arc::ptr_eq(&set(0, 2019), &set(0, 2019)));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &set(1, 2019)));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &set(0, 2018)));
+        assert_ne!(set(0, 2019).indices, set(1, 2019).indices);
+        assert_ne!(set(0, 2019).indices, set(0, 2018).indices);
+        let last = cache.active(&data, 0, dec(2019), dec(2019));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &last));
+        // Other data is never answered from this cache.
+        let other = self::data();
+        let fresh = cache.active(&other, 0, jan(2019), dec(2019));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &fresh));
+        assert_eq!(fresh.indices, set(0, 2019).indices);
+    }
+
+    #[test]
+    fn grouped_figures_equal_the_plain_definitions() {
+        let data = data();
+        let cache = Arc::new(SetCache::new(&data));
+        let fields = [
+            ("AntalVuxna", HouseholdField::Adults),
+            ("AntalBarn", HouseholdField::Children),
+            ("AntalUnga18_24", HouseholdField::Young),
+            ("Personer", HouseholdField::Persons),
+            ("Belopp", HouseholdField::Net),
+        ];
+        for scope in 0..=data.total_scope() {
+            let u = underlag(&data, &cache, scope, 2019);
+            let h = u.active(
+                Month {
+                    year: 2019,
+                    month: 1,
+                },
+                u.period.end,
+            );
+            let months: Vec<HouseholdMonth> = h.iter().copied().collect();
+            let value = |hm: &HouseholdMonth, field: &str| match field {
+                "AntalVuxna" => Decimal::from(hm.adults),
+                "AntalBarn" => Decimal::from(hm.children),
+                "AntalUnga18_24" => Decimal::from(hm.young),
+                "Personer" => Decimal::from(hm.adults + hm.children),
+                _ => hm.net,
+            };
+            let households: BTreeSet<u64> = months.iter().map(|hm| hm.household).collect();
+            assert_eq!(h.groups().households(), households.len());
+            for (name, field) in fields {
+                let sum: Decimal = months.iter().map(|hm| value(hm, name)).sum();
+                assert_eq!(h.sum(field), sum, "{name}");
+                let mut largest: BTreeMap<u64, Decimal> = BTreeMap::new();
+                for hm in &months {
+                    let v = value(hm, name);
+                    let e = largest.entry(hm.household).or_insert(v);
+                    *e = (*e).max(v);
+                }
+                let plain: Decimal = largest.values().copied().sum();
+                assert_eq!(h.largest_per_household(field), plain, "{name}");
+            }
+            for n in [0, 3, 9, 12] {
+                let mut count: BTreeMap<u64, INT> = BTreeMap::new();
+                for hm in &months {
+                    *count.entry(hm.household).or_default() += 1;
+                }
+                let plain: Vec<u32> = h
+                    .selection
+                    .indices
+                    .iter()
+                    .copied()
+                    .filter(|&i| count[&data.scopes[scope].months[i as usize].household] >= n)
+                    .collect();
+                let kept = h.at_least_months(n);
+                assert_eq!(kept.selection.indices, plain, "n = {n}");
+                // The grouping it inherits is the one it would build itself.
+                let built = Groups::build(&kept.selection.indices, kept.months());
+                let inherited = kept.groups();
+                assert_eq!(inherited.order, built.order);
+                assert_eq!(inherited.bounds, built.bounds);
+            }
+        }
+    }
+
+    #[test]
+    fn text_codes_give_back_the_column() {
+        let mut interner = Interner::default();
+        let (a, b) = (interner.intern("Arbete"), interner.intern("Studier"));
+        let column = vec![Some(a), None, Some(b), Some(a), None];
+        let codes = TextCodes::new(&column);
+        assert_eq!(codes.values, vec![a, b]);
+        let back: Vec<Option<Sym>> = codes
+            .codes
+            .iter()
+            .map(|&c| (c != EMPTY_CELL).then(|| codes.values[c as usize]))
+            .collect();
+        assert_eq!(back, column);
     }
 }
 
