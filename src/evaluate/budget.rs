@@ -18,7 +18,7 @@ use super::prepare::{Prepared, col};
 use super::{EvalOutcome, Unit};
 use crate::model::{Month, Period, Sym};
 use crate::rules::api::{
-    Underlag, figure_from_dynamic, number, reset_missing_datasets, take_missing_datasets,
+    SetCache, Underlag, figure_from_dynamic, number, reset_missing_datasets, take_missing_datasets,
 };
 use crate::rules::pack::IndicatorSpec;
 use crate::rules::{RuleError, RulePack};
@@ -170,7 +170,12 @@ pub fn attach(
     threshold: Option<Decimal>,
 ) {
     let period = outcome.evaluation.period;
-    let (budget, errors) = evaluate_budget(data, pack, specs, period, threshold);
+    // Nyckeltal asks for the indicators' sets again; after this nobody does.
+    let cache = outcome
+        .sets
+        .take()
+        .unwrap_or_else(|| Arc::new(SetCache::new(data)));
+    let (budget, errors) = evaluate_budget_with(data, &cache, pack, specs, period, threshold);
     outcome.evaluation.budget = budget;
     for e in errors {
         if !outcome.rule_errors.contains(&e) {
@@ -182,6 +187,19 @@ pub fn attach(
 /// The budget evaluation and the rule errors met on the way.
 pub fn evaluate_budget(
     data: &Arc<Prepared>,
+    pack: &RulePack,
+    specs: &[IndicatorSpec],
+    period: Period,
+    threshold: Option<Decimal>,
+) -> (BudgetEvaluation, Vec<RuleError>) {
+    let cache = Arc::new(SetCache::new(data));
+    evaluate_budget_with(data, &cache, pack, specs, period, threshold)
+}
+
+/// `evaluate_budget` with the sets of earlier rule calls on the same data.
+fn evaluate_budget_with(
+    data: &Arc<Prepared>,
+    cache: &Arc<SetCache>,
     pack: &RulePack,
     specs: &[IndicatorSpec],
     period: Period,
@@ -228,6 +246,7 @@ pub fn evaluate_budget(
     let scopes: Vec<usize> = (0..=data.total_scope()).collect();
     let ctx = Ctx {
         data,
+        cache,
         pack,
         period,
         folded: &folded,
@@ -377,8 +396,10 @@ fn lines(layout: &Layout, unclaimed: bool) -> Vec<BudgetLine> {
 /// year. Leaves are the layout's rows, then the unclaimed row.
 struct Folded {
     leaves: usize,
-    ledger: HashMap<(usize, usize), BTreeMap<Month, Decimal>>,
-    budget: HashMap<(usize, usize), Decimal>,
+    /// By `slot(scope, leaf)`: a vector instead of a map, as every ledger line adds to
+    /// two slots (its district's and the total's).
+    ledger: Vec<BTreeMap<Month, Decimal>>,
+    budget: Vec<Decimal>,
     /// Months with any ledger line at all.
     ledger_months: BTreeSet<Month>,
     unclaimed: Vec<Unclaimed>,
@@ -389,10 +410,11 @@ struct Folded {
 impl Folded {
     fn new(data: &Prepared, rows: &[RowDef], year: i32) -> Folded {
         let leaves = rows.len() + 1;
+        let slots = (data.total_scope() + 1) * leaves;
         let mut f = Folded {
             leaves,
-            ledger: HashMap::new(),
-            budget: HashMap::new(),
+            ledger: vec![BTreeMap::new(); slots],
+            budget: vec![Decimal::ZERO; slots],
             ledger_months: BTreeSet::new(),
             unclaimed: Vec::new(),
             has_ledger: false,
@@ -417,7 +439,8 @@ impl Folded {
         };
         type Key = (&'static str, UnclaimedReason, Option<Sym>, i64, Option<Sym>);
         let mut unclaimed: BTreeMap<Key, (usize, Decimal, String, String)> = BTreeMap::new();
-        let mut note = |key: Key, amount: Decimal, when: String| {
+        let mut note = |key: Key, amount: Decimal, when: &dyn Fn() -> String| {
+            let when = when();
             let e = unclaimed
                 .entry(key)
                 .or_insert((0, Decimal::ZERO, when.clone(), when.clone()));
@@ -439,7 +462,7 @@ impl Folded {
                          k: i64,
                          v: Option<Sym>,
                          amount: Decimal,
-                         when: String|
+                         when: &dyn Fn() -> String|
          -> Option<(Option<usize>, usize)> {
             let scope = match d {
                 None => None,
@@ -479,11 +502,11 @@ impl Folded {
                 f.ledger_months.insert(m);
                 let d = districts.and_then(|c| c[i]);
                 let v = activities.and_then(|c| c[i]);
-                let Some((scope, leaf)) = place(LEDGER, d, k, v, a, m.to_string()) else {
+                let Some((scope, leaf)) = place(LEDGER, d, k, v, a, &|| m.to_string()) else {
                     continue;
                 };
                 for s in scope.into_iter().chain([total]) {
-                    *f.ledger.entry((s, leaf)).or_default().entry(m).or_default() += a;
+                    *f.ledger[s * leaves + leaf].entry(m).or_default() += a;
                 }
             }
         }
@@ -506,11 +529,11 @@ impl Folded {
                 }
                 let d = districts.and_then(|c| c[i]);
                 let v = activities.and_then(|c| c[i]);
-                let Some((scope, leaf)) = place(BUDGET, d, k, v, a, y.to_string()) else {
+                let Some((scope, leaf)) = place(BUDGET, d, k, v, a, &|| y.to_string()) else {
                     continue;
                 };
                 for s in scope.into_iter().chain([total]) {
-                    *f.budget.entry((s, leaf)).or_default() += a;
+                    f.budget[s * leaves + leaf] += a;
                 }
             }
         }
@@ -550,16 +573,20 @@ impl Folded {
 
     /// Σ of a leaf's ledger lines in the months of `period` (January..end of its year).
     fn outcome(&self, scope: usize, leaf: usize, period: Period) -> Decimal {
-        self.ledger.get(&(scope, leaf)).map_or(Decimal::ZERO, |m| {
+        self.months(scope, leaf).map_or(Decimal::ZERO, |m| {
             m.range(period.months()[0]..=period.end)
                 .map(|(_, v)| *v)
                 .sum()
         })
     }
 
+    /// A leaf's ledger sums by month.
+    fn months(&self, scope: usize, leaf: usize) -> Option<&BTreeMap<Month, Decimal>> {
+        self.ledger.get(scope * self.leaves + leaf)
+    }
+
     fn month_outcome(&self, scope: usize, leaf: usize, month: Month) -> Decimal {
-        self.ledger
-            .get(&(scope, leaf))
+        self.months(scope, leaf)
             .and_then(|m| m.get(&month))
             .copied()
             .unwrap_or_default()
@@ -575,8 +602,12 @@ impl Folded {
     }
 
     fn budget(&self, scope: usize, leaf: usize) -> Option<Decimal> {
-        self.has_budget
-            .then(|| self.budget.get(&(scope, leaf)).copied().unwrap_or_default())
+        self.has_budget.then(|| {
+            self.budget
+                .get(scope * self.leaves + leaf)
+                .copied()
+                .unwrap_or_default()
+        })
     }
 }
 
@@ -585,6 +616,7 @@ impl Folded {
 
 struct Ctx<'a> {
     data: &'a Arc<Prepared>,
+    cache: &'a Arc<SetCache>,
     pack: &'a RulePack,
     period: Period,
     folded: &'a Folded,
@@ -899,6 +931,7 @@ impl Ctx<'_> {
                         scope,
                         period: period_of(y),
                         indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
+                        cache: self.cache.clone(),
                     };
                     reset_missing_datasets();
                     let result = self.pack.call(&spec.function, (u,));

@@ -13,7 +13,8 @@ use super::prepare::Prepared;
 use super::{Direction, Evaluation, Figure, IndicatorDef, IndicatorResult, Status, Target, Unit};
 use crate::model::{Period, round_half_away};
 use crate::rules::api::{
-    DatasetUse, Underlag, figure_from_dynamic, reset_missing_datasets, take_dataset_use,
+    DatasetUse, SetCache, Underlag, figure_from_dynamic, manual_rows, reset_missing_datasets,
+    take_dataset_use,
 };
 use crate::rules::pack::{IndicatorSpec, ReportSettings, Targets, YearTargets};
 use crate::rules::{RuleError, RulePack};
@@ -60,6 +61,9 @@ pub struct EvalOutcome {
     /// Distinct rule errors; `IndicatorResult::rule_error` indexes this.
     pub rule_errors: Vec<RuleError>,
     pub warnings: Vec<EvalWarning>,
+    /// The sets the indicator rules built, for `budget::attach` (Nyckeltal asks for the
+    /// same ones again); it takes them, so they do not outlive evaluation.
+    pub sets: Option<Arc<SetCache>>,
 }
 
 /// Computes every indicator for every district and the total.
@@ -73,85 +77,95 @@ pub fn evaluate(
 ) -> EvalOutcome {
     let mut errors = ErrorList::default();
     let scopes: Vec<usize> = (0..=data.total_scope()).collect();
-
-    // Figures first, in parallel over scopes; each is (current, previous).
-    // The datasets the current period's figures read, so that warnings about missing
-    // payments or population appear only for a pack that uses them.
-    type Computed = (Result<(Figure, Figure), RuleError>, BTreeSet<String>);
-    let per_scope: Vec<Vec<Computed>> = scopes
-        .par_iter()
-        .map(|&scope| {
-            specs
-                .iter()
-                .map(|spec| {
-                    let (current, used) = trace(pack, &data, scope, period, spec);
-                    let both = current.and_then(|c| {
-                        compute(pack, &data, scope, period.previous_year(), spec).map(|p| (c, p))
-                    });
-                    (both, used.read)
-                })
-                .collect()
+    let cache = Arc::new(SetCache::new(&data));
+    let year = period.calendar_year();
+    let year_targets: Vec<Option<&YearTargets>> = specs
+        .iter()
+        .map(|spec| {
+            targets
+                .as_ref()
+                .ok()
+                .and_then(|t| t.get(&spec.def.id))
+                .and_then(|by_year| by_year.get(&year))
         })
         .collect();
+    let targets_failed = targets.is_err();
+
+    // Every figure and its status, in parallel over scopes. The total is as large as all
+    // districts together: it goes first, so the other core works through the districts
+    // meanwhile instead of waiting for it at the end.
+    let mut order = scopes.clone();
+    order.rotate_right(1);
+    let mut per_scope: Vec<(usize, Vec<Pending>)> = order
+        .par_iter()
+        .with_max_len(1)
+        .map(|&scope| {
+            let pending = specs
+                .iter()
+                .zip(&year_targets)
+                .enumerate()
+                .map(|(i, (spec, year_targets))| {
+                    let (current, used) = trace_cached(pack, &data, &cache, scope, period, spec);
+                    let both = current.and_then(|c| {
+                        let previous = period.previous_year();
+                        trace_cached(pack, &data, &cache, scope, previous, spec)
+                            .0
+                            .map(|p| (c, p))
+                    });
+                    let mut p = result_for(&data, spec, *year_targets, period, (i, scope));
+                    p.read = used.read;
+                    match both {
+                        Err(e) => p.error = Some(e),
+                        Ok((current, previous)) => {
+                            let def = &spec.def;
+                            p.result.rounded =
+                                current.value.map(|v| round_half_away(v, def.decimals));
+                            p.result.current = current;
+                            p.result.previous = previous;
+                            if targets_failed {
+                                p.targets_error = true;
+                            } else {
+                                match fulfilment(pack, def, &p.result) {
+                                    Ok(status) => p.result.status = status,
+                                    Err(e) => p.error = Some(e),
+                                }
+                            }
+                        }
+                    }
+                    p.result.suppressed = suppressed(
+                        settings.small_number_threshold,
+                        &spec.def,
+                        &p.result.current,
+                    );
+                    p
+                })
+                .collect();
+            (scope, pending)
+        })
+        .collect();
+    per_scope.sort_by_key(|(scope, _)| *scope);
+    // The datasets the current period's figures read, so that warnings about missing
+    // payments or population appear only for a pack that uses them.
     let read: BTreeSet<String> = per_scope
         .iter()
-        .flatten()
-        .flat_map(|(_, used)| used.iter().cloned())
-        .collect();
-    let per_scope: Vec<Vec<Result<(Figure, Figure), RuleError>>> = per_scope
-        .into_iter()
-        .map(|v| v.into_iter().map(|(c, _)| c).collect())
+        .flat_map(|(_, v)| v.iter())
+        .flat_map(|p| p.read.iter().cloned())
         .collect();
 
+    // Results by indicator, then scope; rule errors numbered in that order.
     let targets_error = targets.as_ref().err().map(|e| errors.index(e));
-    let year = period.calendar_year();
+    let mut columns: Vec<std::vec::IntoIter<Pending>> =
+        per_scope.into_iter().map(|(_, v)| v.into_iter()).collect();
     let mut results = Vec::with_capacity(specs.len() * scopes.len());
-    for (i, spec) in specs.iter().enumerate() {
-        let def = &spec.def;
-        let year_targets: Option<&YearTargets> = targets
-            .as_ref()
-            .ok()
-            .and_then(|t| t.get(&def.id))
-            .and_then(|by_year| by_year.get(&year));
-        for &scope in &scopes {
-            let district = data.districts.get(scope).map(|_| scope);
-            let district_name = district.map(|d| data.district_names[d].as_str());
-            let target = year_targets.and_then(|t| {
-                district_name
-                    .and_then(|n| t.districts.get(n))
-                    .or(t.unit.as_ref())
-                    .cloned()
-            });
-            let kf_target = year_targets.and_then(|t| t.kf.clone());
-            let mut result = IndicatorResult {
-                indicator: i,
-                district,
-                current: Figure::default(),
-                previous: Figure::default(),
-                rounded: None,
-                target,
-                kf_target,
-                status: Status::Error,
-                comment: comment(&data, def, period, scope),
-                rule_error: None,
-                suppressed: false,
-            };
-            match &per_scope[scope][i] {
-                Err(e) => result.rule_error = Some(errors.index(e)),
-                Ok((current, previous)) => {
-                    result.current = current.clone();
-                    result.previous = previous.clone();
-                    result.rounded = current.value.map(|v| round_half_away(v, def.decimals));
-                    match targets_error {
-                        Some(e) => result.rule_error = Some(e),
-                        None => match fulfilment(pack, def, &result) {
-                            Ok(status) => result.status = status,
-                            Err(e) => result.rule_error = Some(errors.index(&e)),
-                        },
-                    }
-                }
+    for _ in specs {
+        for column in &mut columns {
+            let Some(p) = column.next() else { continue };
+            let mut result = p.result;
+            if let Some(e) = &p.error {
+                result.rule_error = Some(errors.index(e));
+            } else if p.targets_error {
+                result.rule_error = targets_error;
             }
-            result.suppressed = suppressed(settings.small_number_threshold, def, &result.current);
             results.push(result);
         }
     }
@@ -171,6 +185,54 @@ pub fn evaluate(
         },
         rule_errors: errors.0,
         warnings,
+        sets: Some(cache),
+    }
+}
+
+/// One figure with its status, before its rule error (if any) is numbered.
+struct Pending {
+    result: IndicatorResult,
+    /// The indicator's or the fulfilment rule's error.
+    error: Option<RuleError>,
+    /// The targets could not be read: the figure gets their error.
+    targets_error: bool,
+    /// The datasets the current period's rule read.
+    read: BTreeSet<String>,
+}
+
+/// A result for indicator `i` and `scope` with its targets and comment, before figures.
+fn result_for(
+    data: &Prepared,
+    spec: &IndicatorSpec,
+    year_targets: Option<&YearTargets>,
+    period: Period,
+    (i, scope): (usize, usize),
+) -> Pending {
+    let district = data.districts.get(scope).map(|_| scope);
+    let district_name = district.map(|d| data.district_names[d].as_str());
+    let target = year_targets.and_then(|t| {
+        district_name
+            .and_then(|n| t.districts.get(n))
+            .or(t.unit.as_ref())
+            .cloned()
+    });
+    Pending {
+        result: IndicatorResult {
+            indicator: i,
+            district,
+            current: Figure::default(),
+            previous: Figure::default(),
+            rounded: None,
+            target,
+            kf_target: year_targets.and_then(|t| t.kf.clone()),
+            status: Status::Error,
+            comment: comment(data, &spec.def, period, scope),
+            rule_error: None,
+            suppressed: false,
+        },
+        error: None,
+        targets_error: false,
+        read: BTreeSet::new(),
     }
 }
 
@@ -190,16 +252,6 @@ impl ErrorList {
     }
 }
 
-fn compute(
-    pack: &RulePack,
-    data: &Arc<Prepared>,
-    scope: usize,
-    period: Period,
-    spec: &IndicatorSpec,
-) -> Result<Figure, RuleError> {
-    trace(pack, data, scope, period, spec).0
-}
-
 /// Computes one indicator for one scope and period, and says which datasets its rule read
 /// and which of them the input lacks (then the figure is `saknas`). Used by `evaluate`, and
 /// by `check` and `explain` to say what a figure rests on.
@@ -210,11 +262,31 @@ pub fn trace(
     period: Period,
     spec: &IndicatorSpec,
 ) -> (Result<Figure, RuleError>, DatasetUse) {
+    trace_cached(
+        pack,
+        data,
+        &Arc::new(SetCache::new(data)),
+        scope,
+        period,
+        spec,
+    )
+}
+
+/// `trace` with the sets of other calls on the same data shared through `cache`.
+pub fn trace_cached(
+    pack: &RulePack,
+    data: &Arc<Prepared>,
+    cache: &Arc<SetCache>,
+    scope: usize,
+    period: Period,
+    spec: &IndicatorSpec,
+) -> (Result<Figure, RuleError>, DatasetUse) {
     let u = Underlag {
         data: data.clone(),
         scope,
         period,
         indicator: Some((spec.def.id.clone(), spec.def.name.clone())),
+        cache: cache.clone(),
     };
     reset_missing_datasets();
     let value = pack.call(&spec.function, (u,));
@@ -330,7 +402,7 @@ fn comment(data: &Prepared, def: &IndicatorDef, period: Period, scope: usize) ->
     let label = period.label().to_lowercase();
     let matches = |s: &str, want: &str| s.trim().to_lowercase() == want.to_lowercase();
     let mut found = None;
-    for i in 0..t.len() {
+    for i in manual_rows(data, scope) {
         let (Some(id), Some(p), Some(c)) = (ind[i], per[i], com[i]) else {
             continue;
         };

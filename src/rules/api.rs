@@ -4,7 +4,7 @@
 //! script runs per input row. Scripts return values; they never format.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, Map, Position};
 use rust_decimal::Decimal;
@@ -81,20 +81,240 @@ pub struct Underlag {
     pub period: Period,
     /// The indicator being computed (id, name), for `manuellt()`.
     pub indicator: Option<(String, String)>,
+    /// Sets shared with the other rule calls of the same evaluation.
+    pub cache: Arc<SetCache>,
 }
 
-/// A set of household-months of one scope (indices into its sorted vector).
+/// Household-month sets and dataset facts that many rule calls of one evaluation ask for:
+/// `aktiva(u)` of a scope and period is read by most indicators, for the report period
+/// and a year earlier, and again by Nyckeltal; at national scale the total's set alone
+/// holds a million household-months. Each is built on first use, then shared between
+/// threads. A cache belongs to one `Prepared`; asked about other data it computes afresh.
+pub struct SetCache {
+    data: Arc<Prepared>,
+    /// Active household-months of a scope in a span of months (the first and last month).
+    active: Cells<(usize, Month, Month), Selection>,
+    /// The earliest month of a date or month column of a whole dataset, by the table's
+    /// address (tables live as long as the `Prepared` the cache holds) and column name.
+    first_months: Mutex<HashMap<(usize, String), Option<Month>>>,
+    /// Text columns as codes of their distinct values, by table address and column.
+    text_codes: Cells<(usize, String), TextCodes>,
+}
+
+/// Values built once per key on first use: the map is locked only to find a key's cell.
+type Cells<K, V> = Mutex<HashMap<K, Arc<OnceLock<Arc<V>>>>>;
+
+/// A text column's cells as small numbers, so a filter decides once per distinct value
+/// instead of once per row.
+struct TextCodes {
+    /// Per row, an index into `values`; `EMPTY_CELL` for an empty cell.
+    codes: Vec<u32>,
+    /// The distinct values in order of first appearance.
+    values: Vec<Sym>,
+}
+
+const EMPTY_CELL: u32 = u32::MAX;
+
+impl TextCodes {
+    fn new(column: &[Option<Sym>]) -> TextCodes {
+        let mut index: HashMap<Sym, u32> = HashMap::new();
+        let mut values = Vec::new();
+        let codes = column
+            .iter()
+            .map(|cell| match cell {
+                None => EMPTY_CELL,
+                Some(s) => *index.entry(*s).or_insert_with(|| {
+                    values.push(*s);
+                    values.len() as u32 - 1
+                }),
+            })
+            .collect();
+        TextCodes { codes, values }
+    }
+}
+
+impl std::fmt::Debug for SetCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetCache").finish_non_exhaustive()
+    }
+}
+
+impl SetCache {
+    pub fn new(data: &Arc<Prepared>) -> SetCache {
+        SetCache {
+            data: data.clone(),
+            active: Mutex::new(HashMap::new()),
+            first_months: Mutex::new(HashMap::new()),
+            text_codes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn text_codes(
+        &self,
+        data: &Arc<Prepared>,
+        table: &Arc<Table>,
+        column: &str,
+        cells: &[Option<Sym>],
+    ) -> Arc<TextCodes> {
+        let build = || Arc::new(TextCodes::new(cells));
+        if !Arc::ptr_eq(&self.data, data) {
+            return build();
+        }
+        let cell = self
+            .text_codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((Arc::as_ptr(table) as usize, column.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_init(build).clone()
+    }
+
+    /// The active household-months of `scope` from `start` to `end` (inclusive).
+    fn active(
+        &self,
+        data: &Arc<Prepared>,
+        scope: usize,
+        start: Month,
+        end: Month,
+    ) -> Arc<Selection> {
+        let build = || Arc::new(Selection::new(active_between(data, scope, start, end)));
+        if !Arc::ptr_eq(&self.data, data) {
+            return build();
+        }
+        // The map is locked only to find the cell; the set is built outside the lock, and
+        // a second caller of the same set waits for the first instead of building it too.
+        let cell = self
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((scope, start, end))
+            .or_default()
+            .clone();
+        cell.get_or_init(build).clone()
+    }
+
+    fn first_month(
+        &self,
+        data: &Arc<Prepared>,
+        table: &Arc<Table>,
+        column: &str,
+        compute: impl FnOnce() -> Option<Month>,
+    ) -> Option<Month> {
+        if !Arc::ptr_eq(&self.data, data) {
+            return compute();
+        }
+        let key = (Arc::as_ptr(table) as usize, column.to_string());
+        if let Some(m) = self
+            .first_months
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return *m;
+        }
+        let m = compute();
+        self.first_months
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, m);
+        m
+    }
+}
+
+/// The indices of a scope's active household-months from `start` to `end`. The scope's
+/// vector is sorted by month, so the span is one slice of it.
+fn active_between(data: &Prepared, scope: usize, start: Month, end: Month) -> Vec<u32> {
+    let Some(payments) = data.scopes.get(scope) else {
+        return Vec::new();
+    };
+    let months = &payments.months;
+    let lo = months.partition_point(|hm| hm.month < start);
+    let hi = months.partition_point(|hm| hm.month <= end).max(lo);
+    (lo..hi)
+        .filter(|&i| months[i].is_active())
+        .map(|i| i as u32)
+        .collect()
+}
+
+/// A set of household-months: ascending indices into the scope's sorted vector, and its
+/// grouping by household, built the first time a function needs it.
+struct Selection {
+    indices: Vec<u32>,
+    households: OnceLock<Groups>,
+    /// Σ AntalVuxna, AntalBarn and AntalUnga18_24, taken in one pass the first time one
+    /// is asked for (the population shares ask for each of a shared set).
+    counts: OnceLock<[u64; 3]>,
+}
+
+/// A set grouped by household.
+struct Groups {
+    /// The set's indices ordered by household, then ascending.
+    order: Vec<u32>,
+    /// Where each household's run starts in `order`, then `order.len()`.
+    bounds: Vec<u32>,
+}
+
+impl Groups {
+    fn build(indices: &[u32], months: &[HouseholdMonth]) -> Groups {
+        let mut pairs: Vec<(u64, u32)> = indices
+            .iter()
+            .map(|&i| (months[i as usize].household, i))
+            .collect();
+        // A stable sort by household: the pairs come as one ascending run per month (the
+        // scope is sorted by month, then household), which a merge sort only has to merge,
+        // and the indices of a household stay ascending.
+        // On one core: the other is busy with other scopes, and rayon's merge sort does
+        // not use the runs.
+        pairs.sort_by_key(|&(household, _)| household);
+        let mut bounds = Vec::new();
+        for (k, pair) in pairs.iter().enumerate() {
+            if k == 0 || pairs[k - 1].0 != pair.0 {
+                bounds.push(k as u32);
+            }
+        }
+        bounds.push(pairs.len() as u32);
+        Groups {
+            order: pairs.into_iter().map(|(_, i)| i).collect(),
+            bounds,
+        }
+    }
+
+    fn households(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    /// Each household's indices.
+    fn runs(&self) -> impl Iterator<Item = &[u32]> {
+        self.bounds
+            .windows(2)
+            .map(|w| &self.order[w[0] as usize..w[1] as usize])
+    }
+}
+
+impl Selection {
+    fn new(indices: Vec<u32>) -> Selection {
+        Selection {
+            indices,
+            households: OnceLock::new(),
+            counts: OnceLock::new(),
+        }
+    }
+}
+
+/// A set of household-months of one scope.
 #[derive(Clone)]
 pub struct Hushallsmanader {
     data: Arc<Prepared>,
     scope: usize,
-    selection: Arc<Vec<u32>>,
+    selection: Arc<Selection>,
 }
 
 /// Rows of one dataset within one scope.
 #[derive(Clone)]
 pub struct Rader {
     data: Arc<Prepared>,
+    cache: Arc<SetCache>,
     table: Arc<Table>,
     period: Period,
     selection: Arc<Vec<u32>>,
@@ -224,12 +444,12 @@ pub fn register(engine: &mut Engine) {
                 .map_or(Dynamic::UNIT, |d| u.data.interner.resolve(d).into())
         })
         .register_fn("aktiva", |u: &mut Underlag| {
-            let p = u.period;
-            u.households(|hm| hm.is_active() && p.contains(hm.month))
+            let end = u.period.end;
+            u.active(first_of_year(end), end)
         })
         .register_fn("aktiva_sista_manaden", |u: &mut Underlag| {
             let end = u.period.end;
-            u.households(|hm| hm.is_active() && hm.month == end)
+            u.active(end, end)
         })
         .register_fn("aktiva_fonster", |u: &mut Underlag, n: INT| -> Fallible<Dynamic> {
             if !(1..=120).contains(&n) {
@@ -239,9 +459,7 @@ pub fn register(engine: &mut Engine) {
             let end = u.period.end;
             let start = end.plus(-(n as i32) + 1);
             match u.data.first_month() {
-                Some(first) if first <= start => Ok(Dynamic::from(
-                    u.households(|hm| hm.is_active() && hm.month >= start && hm.month <= end),
-                )),
+                Some(first) if first <= start => Ok(Dynamic::from(u.active(start, end))),
                 _ => Ok(Dynamic::UNIT),
             }
         })
@@ -283,27 +501,21 @@ pub fn register(engine: &mut Engine) {
 
     engine
         .register_fn("antal", |h: &mut Hushallsmanader| {
-            Decimal::from(h.selection.len())
+            Decimal::from(h.selection.indices.len())
         })
         .register_fn("hushall", |h: &mut Hushallsmanader| {
-            Decimal::from(h.by_household(|_| ()).len())
+            Decimal::from(h.groups().households())
         })
         .register_fn(
             "summa",
             |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
-                let f = household_field(field)?;
-                Ok(h.iter().map(f).sum())
+                Ok(h.sum(HouseholdField::parse(field)?))
             },
         )
         .register_fn(
             "storsta_per_hushall",
             |h: &mut Hushallsmanader, field: &str| -> Fallible<Decimal> {
-                let f = household_field(field)?;
-                let groups = h.by_household(|hm| f(hm));
-                Ok(groups
-                    .iter()
-                    .filter_map(|(_, values)| values.iter().copied().max())
-                    .sum())
+                Ok(h.largest_per_household(HouseholdField::parse(field)?))
             },
         )
         .register_fn(
@@ -315,22 +527,15 @@ pub fn register(engine: &mut Engine) {
         .register_fn(
             "dar_minst",
             |h: &mut Hushallsmanader, field: &str, least: Dynamic| -> Fallible<Hushallsmanader> {
-                let f = household_field(field)?;
+                let f = HouseholdField::parse(field)?;
                 let Some(least) = number(&least, "dar_minst")? else {
                     return fail("dar_minst needs a number");
                 };
-                Ok(h.filter(|hm| f(hm) >= least))
+                Ok(h.filter(|hm| f.decimal(hm) >= least))
             },
         )
         .register_fn("minst_manader", |h: &mut Hushallsmanader, n: INT| {
-            let mut enough: Vec<u64> = h
-                .by_household(|_| ())
-                .into_iter()
-                .filter(|(_, months)| months.len() as INT >= n)
-                .map(|(household, _)| household)
-                .collect();
-            enough.sort_unstable();
-            h.filter(|hm| enough.binary_search(&hm.household).is_ok())
+            h.at_least_months(n)
         });
 
     engine
@@ -460,19 +665,57 @@ pub fn figure_from_dynamic(x: &Dynamic) -> Result<Figure, String> {
     })
 }
 
-fn household_field(field: &str) -> Fallible<fn(&HouseholdMonth) -> Decimal> {
-    Ok(match field {
-        "AntalVuxna" => |hm| Decimal::from(hm.adults),
-        "AntalBarn" => |hm| Decimal::from(hm.children),
-        "AntalUnga18_24" => |hm| Decimal::from(hm.young),
-        "Personer" => |hm| Decimal::from(hm.adults + hm.children),
-        "Belopp" => |hm| hm.net,
-        other => {
-            return fail(format!(
-                "unknown household field {other:?} (AntalVuxna, AntalBarn, AntalUnga18_24, Personer, Belopp)"
-            ));
+/// A field of a household-month that scripts sum or compare.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum HouseholdField {
+    Adults,
+    Children,
+    Young,
+    Persons,
+    Net,
+}
+
+impl HouseholdField {
+    fn parse(field: &str) -> Fallible<HouseholdField> {
+        Ok(match field {
+            "AntalVuxna" => HouseholdField::Adults,
+            "AntalBarn" => HouseholdField::Children,
+            "AntalUnga18_24" => HouseholdField::Young,
+            "Personer" => HouseholdField::Persons,
+            "Belopp" => HouseholdField::Net,
+            other => {
+                return fail(format!(
+                    "unknown household field {other:?} (AntalVuxna, AntalBarn, AntalUnga18_24, Personer, Belopp)"
+                ));
+            }
+        })
+    }
+
+    /// The field as a whole number; `None` for the amount, which is money.
+    fn count(self, hm: &HouseholdMonth) -> Option<u64> {
+        match self {
+            HouseholdField::Adults => Some(u64::from(hm.adults)),
+            HouseholdField::Children => Some(u64::from(hm.children)),
+            HouseholdField::Young => Some(u64::from(hm.young)),
+            HouseholdField::Persons => Some(u64::from(hm.adults) + u64::from(hm.children)),
+            HouseholdField::Net => None,
         }
-    })
+    }
+
+    fn decimal(self, hm: &HouseholdMonth) -> Decimal {
+        match self.count(hm) {
+            Some(n) => Decimal::from(n),
+            None => hm.net,
+        }
+    }
+}
+
+/// The first month of `end`'s year: where a year-to-date period starts.
+fn first_of_year(end: Month) -> Month {
+    Month {
+        year: end.year,
+        month: 1,
+    }
 }
 
 /// Text comparison for script values: trimmed, case-insensitive.
@@ -508,19 +751,13 @@ impl Underlag {
         }
     }
 
-    fn households(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
+    /// The active household-months from `start` to `end`, shared through the cache.
+    fn active(&self, start: Month, end: Month) -> Hushallsmanader {
         self.note_payment_coverage();
-        let months = &self.data.scopes[self.scope].months;
-        let selection = months
-            .iter()
-            .enumerate()
-            .filter(|(_, hm)| keep(hm))
-            .map(|(i, _)| i as u32)
-            .collect();
         Hushallsmanader {
             data: self.data.clone(),
             scope: self.scope,
-            selection: Arc::new(selection),
+            selection: self.cache.active(&self.data, self.scope, start, end),
         }
     }
 
@@ -533,6 +770,7 @@ impl Underlag {
             note_missing(dataset);
             return Ok(Rader {
                 data: self.data.clone(),
+                cache: self.cache.clone(),
                 table: Arc::new(Table::new(Arc::new(crate::model::DatasetSpec {
                     name: dataset.to_string(),
                     columns: Vec::new(),
@@ -547,6 +785,7 @@ impl Underlag {
         let selection = self.data.rows_of_scope(dataset, self.scope);
         Ok(Rader {
             data: self.data.clone(),
+            cache: self.cache.clone(),
             table: table.clone(),
             period: self.period,
             selection,
@@ -577,7 +816,7 @@ impl Underlag {
         let label = self.period.label();
         let own = self.data.district_of(self.scope);
         let mut found = None;
-        for i in 0..t.len() {
+        for i in manual_rows(&self.data, self.scope) {
             let (Some(id), Some(p), Some(v)) = (ind[i], per[i], val[i]) else {
                 continue;
             };
@@ -596,31 +835,135 @@ impl Underlag {
     }
 }
 
+/// The rows of `manuella_utfall` that can be a scope's (in file order): a district's own
+/// rows; every row for the total, whose rows are those without Stadsdel.
+pub fn manual_rows(data: &Prepared, scope: usize) -> impl Iterator<Item = usize> {
+    const MANUAL: &str = "manuella_utfall";
+    let table = data.tables.get(MANUAL);
+    // A district listed twice shares its rows; then every row is read and checked.
+    let once = |d: Sym| data.districts.iter().filter(|x| **x == d).count() == 1;
+    let own = match (data.district_of(scope), table) {
+        (Some(d), Some(t)) if t.text(col::DISTRICT).is_some() && once(d) => {
+            Some(data.rows_of_scope(MANUAL, scope))
+        }
+        _ => None,
+    };
+    let all = match &own {
+        Some(_) => 0,
+        None => table.map_or(0, |t| t.len()),
+    };
+    let own_rows = own
+        .into_iter()
+        .flat_map(|rows| (0..rows.len()).map(move |k| rows[k] as usize));
+    own_rows.chain(0..all)
+}
+
 impl Hushallsmanader {
-    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
-        let months = &self.data.scopes[self.scope].months;
-        self.selection.iter().map(move |&i| &months[i as usize])
+    fn months(&self) -> &[HouseholdMonth] {
+        &self.data.scopes[self.scope].months
     }
 
-    /// The set grouped by household (sorted by key): each household with one value per
-    /// household-month. Sorting instead of hashing keeps it fast on a million months.
-    fn by_household<T: Copy>(&self, value: impl Fn(&HouseholdMonth) -> T) -> Vec<(u64, Vec<T>)> {
-        let mut pairs: Vec<(u64, T)> = self.iter().map(|hm| (hm.household, value(hm))).collect();
-        pairs.sort_unstable_by_key(|(h, _)| *h);
-        let mut out: Vec<(u64, Vec<T>)> = Vec::new();
-        for (h, v) in pairs {
-            match out.last_mut() {
-                Some((last, values)) if *last == h => values.push(v),
-                _ => out.push((h, vec![v])),
-            }
+    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
+        let months = self.months();
+        self.selection
+            .indices
+            .iter()
+            .map(move |&i| &months[i as usize])
+    }
+
+    /// The set grouped by household. Sorting instead of hashing keeps it fast on a million
+    /// months; the grouping is kept with the set, which the cache shares between calls.
+    fn groups(&self) -> &Groups {
+        self.selection
+            .households
+            .get_or_init(|| Groups::build(&self.selection.indices, self.months()))
+    }
+
+    /// Σ of a field; whole numbers are added as integers (the same sum, without a
+    /// `Decimal` addition per household-month).
+    fn sum(&self, field: HouseholdField) -> Decimal {
+        let counts = || {
+            *self.selection.counts.get_or_init(|| {
+                let mut sums = [0u64; 3];
+                for hm in self.iter() {
+                    sums[0] += u64::from(hm.adults);
+                    sums[1] += u64::from(hm.children);
+                    sums[2] += u64::from(hm.young);
+                }
+                sums
+            })
+        };
+        Decimal::from(match field {
+            HouseholdField::Net => return self.iter().map(|hm| hm.net).sum(),
+            HouseholdField::Adults => counts()[0],
+            HouseholdField::Children => counts()[1],
+            HouseholdField::Young => counts()[2],
+            HouseholdField::Persons => counts()[0] + counts()[1],
+        })
+    }
+
+    /// Σ over distinct households of their largest value of the field in the set.
+    fn largest_per_household(&self, field: HouseholdField) -> Decimal {
+        let months = self.months();
+        let groups = self.groups();
+        if field == HouseholdField::Net {
+            return groups
+                .runs()
+                .filter_map(|run| run.iter().map(|&i| months[i as usize].net).max())
+                .sum();
         }
-        out
+        Decimal::from(
+            groups
+                .runs()
+                .filter_map(|run| {
+                    run.iter()
+                        .map(|&i| field.count(&months[i as usize]).unwrap_or(0))
+                        .max()
+                })
+                .sum::<u64>(),
+        )
+    }
+
+    /// The household-months of households present in at least `n` months of the set, in
+    /// the set's order; the result comes already grouped (its runs are the parent's).
+    fn at_least_months(&self, n: INT) -> Hushallsmanader {
+        let groups = self.groups();
+        let enough = |run: &&[u32]| run.len() as INT >= n;
+        let mut keep = vec![false; self.months().len()];
+        let mut order = Vec::new();
+        let mut bounds = vec![0u32];
+        for run in groups.runs().filter(enough) {
+            for &i in run {
+                keep[i as usize] = true;
+            }
+            order.extend_from_slice(run);
+            bounds.push(order.len() as u32);
+        }
+        let indices = self
+            .selection
+            .indices
+            .iter()
+            .copied()
+            .filter(|&i| keep[i as usize])
+            .collect();
+        let households = OnceLock::new();
+        let _ = households.set(Groups { order, bounds });
+        Hushallsmanader {
+            data: self.data.clone(),
+            scope: self.scope,
+            selection: Arc::new(Selection {
+                indices,
+                households,
+                counts: OnceLock::new(),
+            }),
+        }
     }
 
     fn filter(&self, keep: impl Fn(&HouseholdMonth) -> bool) -> Hushallsmanader {
-        let months = &self.data.scopes[self.scope].months;
+        let months = self.months();
         let selection = self
             .selection
+            .indices
             .iter()
             .copied()
             .filter(|&i| keep(&months[i as usize]))
@@ -628,7 +971,7 @@ impl Hushallsmanader {
         Hushallsmanader {
             data: self.data.clone(),
             scope: self.scope,
-            selection: Arc::new(selection),
+            selection: Arc::new(Selection::new(selection)),
         }
     }
 
@@ -678,6 +1021,7 @@ impl Rader {
     fn with(&self, selection: Vec<u32>) -> Rader {
         Rader {
             data: self.data.clone(),
+            cache: self.cache.clone(),
             table: self.table.clone(),
             period: self.period,
             selection: Arc::new(selection),
@@ -717,14 +1061,21 @@ impl Rader {
                     .map(|s| s.trim().to_lowercase())
                     .collect();
                 let interner = &self.data.interner;
-                let mut memo: HashMap<Sym, bool> = HashMap::new();
-                let mut hit = |s: Sym| {
-                    *memo.entry(s).or_insert_with(|| {
-                        let t = interner.resolve(s).trim().to_lowercase();
-                        wanted.contains(&t)
-                    })
-                };
-                self.keep(|i| v[i].is_some_and(&mut hit))
+                let codes = self.cache.text_codes(&self.data, &self.table, name, v);
+                // Whether each distinct value is wanted, decided when first met
+                // (0 = not yet, 1 = no, 2 = yes).
+                let mut decided = vec![0u8; codes.values.len()];
+                self.keep(|i| {
+                    let Some(&code) = codes.codes.get(i).filter(|c| **c != EMPTY_CELL) else {
+                        return false;
+                    };
+                    let slot = &mut decided[code as usize];
+                    if *slot == 0 {
+                        let t = interner.resolve(codes.values[code as usize]);
+                        *slot = 1 + u8::from(wanted.contains(&t.trim().to_lowercase()));
+                    }
+                    *slot == 2
+                })
             }
             ColumnData::Bool(v) => {
                 let wanted: Vec<bool> = values.iter().filter_map(yes_no).collect();
@@ -775,13 +1126,17 @@ impl Rader {
         })
     }
 
-    /// The earliest month in a date or month column of the whole dataset.
+    /// The earliest month in a date or month column of the whole dataset (once per run:
+    /// every scope and period asks).
     fn first_month(&self, name: &str) -> Fallible<Option<Month>> {
-        Ok(match self.column(name)? {
-            ColumnData::Date(v) => v.iter().flatten().map(|d| d.month()).min(),
-            ColumnData::Month(v) => v.iter().flatten().min().copied(),
-            _ => None,
-        })
+        let column = self.column(name)?;
+        Ok(self
+            .cache
+            .first_month(&self.data, &self.table, name, || match column {
+                ColumnData::Date(v) => v.iter().flatten().map(|d| d.month()).min(),
+                ColumnData::Month(v) => v.iter().flatten().min().copied(),
+                _ => None,
+            }))
     }
 
     fn ongoing(&self, start: &str, end: &str) -> Fallible<Rader> {
@@ -825,6 +1180,245 @@ fn cell_key(c: &ColumnData, i: usize, data: &Prepared) -> Option<String> {
         ColumnData::Month(v) => v[i].map(|x| x.to_string()),
         ColumnData::Date(v) => v[i].map(|x| x.to_string()),
         ColumnData::Bool(v) => v[i].map(|x| x.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    //! The cache and its shortcuts give what the plain definitions give.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::evaluate::prepare::{HouseholdIdentity, prepare};
+    use crate::model::{
+        ColumnKind, ColumnSpec, DatasetSpec, FileId, Interner, PeriodKind, RowOrigin,
+    };
+
+    /// Payments over 2018–2019 in two districts: some households in both, some months
+    /// net zero or negative, counts varying between months.
+    fn data() -> Arc<Prepared> {
+        let columns = [
+            ("Period", ColumnKind::Month),
+            ("Stadsdel", ColumnKind::Text),
+            ("HushallsID", ColumnKind::Id),
+            ("Belopp", ColumnKind::Number),
+            ("AntalVuxna", ColumnKind::Integer),
+            ("AntalBarn", ColumnKind::Integer),
+            ("AntalUnga18_24", ColumnKind::Integer),
+        ];
+        let spec = Arc::new(DatasetSpec {
+            name: PAYMENTS.into(),
+            columns: columns
+                .iter()
+                .map(|(n, k)| ColumnSpec {
+                    name: n.to_string(),
+                    aliases: vec![],
+                    kind: *k,
+                    required: false,
+                })
+                .collect(),
+            replace_by: None,
+        });
+        let mut interner = Interner::default();
+        let mut t = Table::new(spec);
+        let mut row = 0u32;
+        for year in [2018, 2019] {
+            for month in 1..=12u32 {
+                for h in 0..40u32 {
+                    if (h * 7 + month + year as u32) % 5 == 0 {
+                        continue;
+                    }
+                    let district = if h % 3 == 0 { "A" } else { "B" };
+                    let amount = match (h + month) % 6 {
+                        0 => "0",
+                        1 => "-150.50",
+                        _ => "1200.25",
+                    };
+                    let cells = [
+                        (0, format!("{year}-{month:02}")),
+                        (1, district.to_string()),
+                        (2, format!("H{h}")),
+                        (3, amount.to_string()),
+                        (4, (1 + (h + month) % 3).to_string()),
+                        (5, ((h * month) % 4).to_string()),
+                        (6, (h % 2).to_string()),
+                    ];
+                    for (c, text) in cells {
+                        match &mut t.columns[c] {
+                            ColumnData::Month(v) => v.push(Month::new(year, month)),
+                            ColumnData::Text(v) => v.push(Some(interner.intern(&text))),
+                            ColumnData::Number(v) => v.push(text.parse().ok()),
+                            ColumnData::Integer(v) => v.push(text.parse().ok()),
+                            _ => unreachable!("fixture columns"),
+                        }
+                    }
+                    t.origin.push(RowOrigin {
+                        file: FileId(0),
+                        row,
+                    });
+                    row += 1;
+                }
+            }
+        }
+        let tables = BTreeMap::from([(PAYMENTS.to_string(), t)]);
+        Arc::new(prepare(
+            interner,
+            tables,
+            vec![PAYMENTS.into()],
+            None,
+            HouseholdIdentity::Global,
+        ))
+    }
+
+    fn underlag(data: &Arc<Prepared>, cache: &Arc<SetCache>, scope: usize, year: i32) -> Underlag {
+        Underlag {
+            data: data.clone(),
+            scope,
+            period: Period::year(year),
+            indicator: None,
+            cache: cache.clone(),
+        }
+    }
+
+    /// `aktiva(u)` as the SPEC defines it, by scanning the scope.
+    fn plain_active(data: &Prepared, scope: usize, period: Period) -> Vec<u32> {
+        let months = &data.scopes[scope].months;
+        (0..months.len() as u32)
+            .filter(|&i| {
+                let hm = &months[i as usize];
+                hm.is_active() && period.contains(hm.month)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cached_active_set_equals_the_plain_filter_for_every_scope_and_year() {
+        let data = data();
+        let cache = Arc::new(SetCache::new(&data));
+        for scope in 0..=data.total_scope() {
+            for year in [2018, 2019] {
+                let u = underlag(&data, &cache, scope, year);
+                let h = u.active(Month { year, month: 1 }, Month { year, month: 12 });
+                let plain = plain_active(&data, scope, Period::year(year));
+                assert!(!plain.is_empty());
+                assert_eq!(h.selection.indices, plain, "scope {scope}, {year}");
+            }
+        }
+        let may = Period {
+            kind: PeriodKind::Month,
+            end: Month {
+                year: 2019,
+                month: 5,
+            },
+        };
+        let u = Underlag {
+            period: may,
+            ..underlag(&data, &cache, 0, 2019)
+        };
+        let h = u.active(Month::new(2019, 1).unwrap_or(may.end), may.end);
+        assert_eq!(h.selection.indices, plain_active(&data, 0, may));
+    }
+
+    #[test]
+    fn cache_keys_distinguish_scope_and_period_and_share_equal_ones() {
+        let data = data();
+        let cache = Arc::new(SetCache::new(&data));
+        let jan = |year| Month { year, month: 1 };
+        let dec = |year| Month { year, month: 12 };
+        let set = |scope, year| cache.active(&data, scope, jan(year), dec(year));
+        assert!(Arc::ptr_eq(&set(0, 2019), &set(0, 2019)));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &set(1, 2019)));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &set(0, 2018)));
+        assert_ne!(set(0, 2019).indices, set(1, 2019).indices);
+        assert_ne!(set(0, 2019).indices, set(0, 2018).indices);
+        let last = cache.active(&data, 0, dec(2019), dec(2019));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &last));
+        // Other data is never answered from this cache.
+        let other = self::data();
+        let fresh = cache.active(&other, 0, jan(2019), dec(2019));
+        assert!(!Arc::ptr_eq(&set(0, 2019), &fresh));
+        assert_eq!(fresh.indices, set(0, 2019).indices);
+    }
+
+    #[test]
+    fn grouped_figures_equal_the_plain_definitions() {
+        let data = data();
+        let cache = Arc::new(SetCache::new(&data));
+        let fields = [
+            ("AntalVuxna", HouseholdField::Adults),
+            ("AntalBarn", HouseholdField::Children),
+            ("AntalUnga18_24", HouseholdField::Young),
+            ("Personer", HouseholdField::Persons),
+            ("Belopp", HouseholdField::Net),
+        ];
+        for scope in 0..=data.total_scope() {
+            let u = underlag(&data, &cache, scope, 2019);
+            let h = u.active(
+                Month {
+                    year: 2019,
+                    month: 1,
+                },
+                u.period.end,
+            );
+            let months: Vec<HouseholdMonth> = h.iter().copied().collect();
+            let value = |hm: &HouseholdMonth, field: &str| match field {
+                "AntalVuxna" => Decimal::from(hm.adults),
+                "AntalBarn" => Decimal::from(hm.children),
+                "AntalUnga18_24" => Decimal::from(hm.young),
+                "Personer" => Decimal::from(hm.adults + hm.children),
+                _ => hm.net,
+            };
+            let households: BTreeSet<u64> = months.iter().map(|hm| hm.household).collect();
+            assert_eq!(h.groups().households(), households.len());
+            for (name, field) in fields {
+                let sum: Decimal = months.iter().map(|hm| value(hm, name)).sum();
+                assert_eq!(h.sum(field), sum, "{name}");
+                let mut largest: BTreeMap<u64, Decimal> = BTreeMap::new();
+                for hm in &months {
+                    let v = value(hm, name);
+                    let e = largest.entry(hm.household).or_insert(v);
+                    *e = (*e).max(v);
+                }
+                let plain: Decimal = largest.values().copied().sum();
+                assert_eq!(h.largest_per_household(field), plain, "{name}");
+            }
+            for n in [0, 3, 9, 12] {
+                let mut count: BTreeMap<u64, INT> = BTreeMap::new();
+                for hm in &months {
+                    *count.entry(hm.household).or_default() += 1;
+                }
+                let plain: Vec<u32> = h
+                    .selection
+                    .indices
+                    .iter()
+                    .copied()
+                    .filter(|&i| count[&data.scopes[scope].months[i as usize].household] >= n)
+                    .collect();
+                let kept = h.at_least_months(n);
+                assert_eq!(kept.selection.indices, plain, "n = {n}");
+                // The grouping it inherits is the one it would build itself.
+                let built = Groups::build(&kept.selection.indices, kept.months());
+                let inherited = kept.groups();
+                assert_eq!(inherited.order, built.order);
+                assert_eq!(inherited.bounds, built.bounds);
+            }
+        }
+    }
+
+    #[test]
+    fn text_codes_give_back_the_column() {
+        let mut interner = Interner::default();
+        let (a, b) = (interner.intern("Arbete"), interner.intern("Studier"));
+        let column = vec![Some(a), None, Some(b), Some(a), None];
+        let codes = TextCodes::new(&column);
+        assert_eq!(codes.values, vec![a, b]);
+        let back: Vec<Option<Sym>> = codes
+            .codes
+            .iter()
+            .map(|&c| (c != EMPTY_CELL).then(|| codes.values[c as usize]))
+            .collect();
+        assert_eq!(back, column);
     }
 }
 

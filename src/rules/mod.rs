@@ -138,6 +138,9 @@ pub struct RulePack {
     /// the exact rules that made it.
     pub fingerprint: String,
     limits: Limits,
+    /// The file defining each script function (the first, as `file_defining` says), so a
+    /// rule call does not search every file's functions.
+    defined_in: std::collections::HashMap<String, usize>,
 }
 
 thread_local! {
@@ -234,22 +237,25 @@ impl RulePack {
         }
         let digest = hasher.finalize();
         let fingerprint = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let mut defined_in = std::collections::HashMap::new();
+        for (i, f) in files.iter().enumerate() {
+            for m in f.ast.iter().flat_map(|ast| ast.iter_functions()) {
+                defined_in.entry(m.name.to_string()).or_insert(i);
+            }
+        }
         RulePack {
             engine,
             files,
             errors,
             fingerprint,
             limits,
+            defined_in,
         }
     }
 
     /// The file that defines script function `name` (with any number of parameters).
     pub fn file_defining(&self, name: &str) -> Option<usize> {
-        self.files.iter().position(|f| {
-            f.ast
-                .as_ref()
-                .is_some_and(|ast| ast.iter_functions().any(|m| m.name == name))
-        })
+        self.defined_in.get(name).copied()
     }
 
     /// Whether some file *tried* to define `name` (true also for a file that does not
