@@ -457,6 +457,10 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
         rule_fingerprint: pack.pack.fingerprint.clone(),
         generated_by: format!("utfall {}", env!("CARGO_PKG_VERSION")),
     };
+    // The household-months and tables are no longer needed: the workbooks are made from
+    // the evaluation alone, and at national scale the data is the larger part.
+    drop(session);
+    release_free_memory();
 
     let Some(output_dir) = &config.output_dir else {
         log.info(&format!(

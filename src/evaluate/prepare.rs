@@ -275,14 +275,23 @@ fn build_scopes(
     identity: HouseholdIdentity,
 ) -> (Vec<PaymentScope>, BTreeSet<Month>) {
     let n = districts.len();
-    let index: HashMap<Sym, usize> = districts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    // District symbol → scope, by the symbol's number (millions of lookups).
+    let mut by_sym: Vec<Option<usize>> = Vec::new();
+    for (i, d) in districts.iter().enumerate() {
+        let k = d.0 as usize;
+        if by_sym.len() <= k {
+            by_sym.resize(k + 1, None);
+        }
+        by_sym[k] = Some(i);
+    }
+    let index = |d: &Sym| by_sym.get(d.0 as usize).copied().flatten();
     let mut months_present = BTreeSet::new();
     // Exact sizes first: at national scale a scope is millions of household-months, and
     // growing vectors by doubling would hold twice that for a moment.
     let mut sizes = vec![0usize; n + 1];
     for f in &payments {
         for d in &f.districts {
-            if let Some(&di) = index.get(d) {
+            if let Some(di) = index(d) {
                 sizes[di] += 1;
                 sizes[n] += 1;
             }
@@ -296,10 +305,10 @@ fn build_scopes(
         }
         let across: HashSet<u64> = f.across.iter().map(|hm| hm.household).collect();
         for (mut hm, d) in f.households.into_iter().zip(f.districts) {
-            let Some(&di) = index.get(&d) else { continue };
+            let Some(di) = index(&d) else { continue };
             match identity {
                 HouseholdIdentity::Global => {
-                    if !across.contains(&hm.household) {
+                    if across.is_empty() || !across.contains(&hm.household) {
                         by_scope[n].push(hm);
                     }
                 }
@@ -317,7 +326,12 @@ fn build_scopes(
     let scopes = by_scope
         .into_par_iter()
         .map(|mut months| {
-            months.sort_unstable_by_key(|hm| (hm.month, hm.household));
+            // The total holds millions: sorted on both cores.
+            if months.len() > 1 << 16 {
+                months.par_sort_unstable_by_key(|hm| (hm.month, hm.household));
+            } else {
+                months.sort_unstable_by_key(|hm| (hm.month, hm.household));
+            }
             let mut paid: BTreeMap<Month, Decimal> = BTreeMap::new();
             for hm in &months {
                 *paid.entry(hm.month).or_default() += hm.net;
