@@ -299,11 +299,23 @@ fn build_scopes(
     }
     let mut by_scope: Vec<Vec<HouseholdMonth>> =
         sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
+    // Ids per district: one number per (district, id), numbered in that order.
+    let mut per_district: HashMap<(usize, u32), u32> = HashMap::new();
+    if identity == HouseholdIdentity::PerDistrict {
+        let mut keys: Vec<(usize, u32)> = payments
+            .iter()
+            .flat_map(|f| f.households.iter().zip(&f.districts))
+            .filter_map(|(hm, d)| Some((index(d)?, hm.household)))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        per_district = keys.into_iter().zip(0u32..).collect();
+    }
     for f in payments {
         if !f.households.is_empty() {
             months_present.insert(f.month);
         }
-        let across: HashSet<u64> = f.across.iter().map(|hm| hm.household).collect();
+        let across: HashSet<u32> = f.across.iter().map(|hm| hm.household).collect();
         for (mut hm, d) in f.households.into_iter().zip(f.districts) {
             let Some(di) = index(&d) else { continue };
             match identity {
@@ -313,7 +325,10 @@ fn build_scopes(
                     }
                 }
                 HouseholdIdentity::PerDistrict => {
-                    hm.household |= (di as u64 + 1) << 32;
+                    // Always there: the keys were taken from these household-months.
+                    if let Some(&k) = per_district.get(&(di, hm.household)) {
+                        hm.household = k;
+                    }
                     by_scope[n].push(hm);
                 }
             }

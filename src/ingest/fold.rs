@@ -38,9 +38,10 @@ pub fn is_unemployment(text: &str) -> bool {
 /// counts any of its rows gives (SPEC §4 "Active").
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HouseholdMonth {
-    /// Household key: the id's symbol, or (district, id) when the pack says ids are per
-    /// district.
-    pub household: u64,
+    /// Household key: the id's symbol, or when the pack says ids are per district a
+    /// number per (district, id) in that order (see `prepare`). 32 bits: a national run
+    /// holds five million of these.
+    pub household: u32,
     pub month: Month,
     pub net: Decimal,
     pub adults: u32,
@@ -92,7 +93,7 @@ impl MonthFold {
     pub fn remap(&mut self, map: &[Sym]) {
         let sym = |s: Sym| map.get(s.0 as usize).copied().unwrap_or(s);
         for hm in self.households.iter_mut().chain(&mut self.across) {
-            hm.household = u64::from(sym(Sym(hm.household as u32)).0);
+            hm.household = sym(Sym(hm.household)).0;
             hm.reason = hm.reason.map(sym);
         }
         for d in &mut self.districts {
@@ -133,7 +134,7 @@ impl Accumulator {
         self.jobbtorg |= row.jobbtorg;
     }
 
-    fn finish(self, household: u64, month: Month) -> HouseholdMonth {
+    fn finish(self, household: u32, month: Month) -> HouseholdMonth {
         HouseholdMonth {
             household,
             month,
@@ -305,8 +306,7 @@ pub fn fold_payments(
             for r in &month_keys[a..b] {
                 acc.add(&c.row(r.row as usize, &unemployment));
             }
-            fold.households
-                .push(acc.finish(u64::from(k.household), month));
+            fold.households.push(acc.finish(k.household, month));
             fold.districts.push(Sym(k.district));
             match fold.rows_by_district.last_mut() {
                 Some((d, n)) if d.0 == k.district => *n += b - a,
@@ -331,7 +331,7 @@ pub fn fold_payments(
                 for r in &month_keys[a..b] {
                     acc.add(&c.row(r.row as usize, &unemployment));
                 }
-                fold.across.push(acc.finish(u64::from(k.household), month));
+                fold.across.push(acc.finish(k.household, month));
             }
             a = b;
         }
@@ -401,7 +401,7 @@ mod tests {
         let may = &folds[0];
         assert_eq!((may.month, may.rows), (m, 4));
         // A/x (rows 0 and 4), A/y, B/x
-        let got: Vec<(u32, u64, i64, u32)> = may
+        let got: Vec<(u32, u32, i64, u32)> = may
             .households
             .iter()
             .zip(&may.districts)

@@ -257,7 +257,7 @@ struct Groups {
 
 impl Groups {
     fn build(indices: &[u32], months: &[HouseholdMonth]) -> Groups {
-        let mut pairs: Vec<(u64, u32)> = indices
+        let mut pairs: Vec<(u32, u32)> = indices
             .iter()
             .map(|&i| (months[i as usize].household, i))
             .collect();
