@@ -1265,6 +1265,7 @@ mod cache_tests {
         Arc::new(prepare(
             interner,
             tables,
+            None,
             vec![PAYMENTS.into()],
             None,
             HouseholdIdentity::Global,
@@ -1369,12 +1370,12 @@ mod cache_tests {
                 "Personer" => Decimal::from(hm.adults + hm.children),
                 _ => hm.net,
             };
-            let households: BTreeSet<u64> = months.iter().map(|hm| hm.household).collect();
+            let households: BTreeSet<u32> = months.iter().map(|hm| hm.household).collect();
             assert_eq!(h.groups().households(), households.len());
             for (name, field) in fields {
                 let sum: Decimal = months.iter().map(|hm| value(hm, name)).sum();
                 assert_eq!(h.sum(field), sum, "{name}");
-                let mut largest: BTreeMap<u64, Decimal> = BTreeMap::new();
+                let mut largest: BTreeMap<u32, Decimal> = BTreeMap::new();
                 for hm in &months {
                     let v = value(hm, name);
                     let e = largest.entry(hm.household).or_insert(v);
@@ -1384,7 +1385,7 @@ mod cache_tests {
                 assert_eq!(h.largest_per_household(field), plain, "{name}");
             }
             for n in [0, 3, 9, 12] {
-                let mut count: BTreeMap<u64, INT> = BTreeMap::new();
+                let mut count: BTreeMap<u32, INT> = BTreeMap::new();
                 for hm in &months {
                     *count.entry(hm.household).or_default() += 1;
                 }
