@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -223,6 +224,7 @@ fn utc_date(t: SystemTime) -> Option<Date> {
 }
 
 /// A file as listed, with what decides its newness.
+#[derive(Clone)]
 struct Listed {
     path: PathBuf,
     name: String,
@@ -421,21 +423,52 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
     }
 
     let matcher = Matcher::new(&opts.datasets);
-    let loaded: Vec<Loaded> = (0..listed.len())
-        .into_par_iter()
-        .map(|i| {
-            let f = &listed[i];
-            match (&hashes[i], duplicate_of[i]) {
-                (None, _) => Loaded::Skipped(SkipReason::NotAnExportFormat),
-                (Some(Err(reason)), _) => Loaded::Skipped(reason.clone()),
-                (Some(Ok(_)), Some(of)) => Loaded::Duplicate { of },
-                (Some(Ok(_)), None) => {
-                    Loaded::Read(read_one(f, opts, &matcher).map(|p| p.folded(opts)))
-                }
+    let load = |i: usize| {
+        let f = &listed[i];
+        match (&hashes[i], duplicate_of[i]) {
+            (None, _) => Loaded::Skipped(SkipReason::NotAnExportFormat),
+            (Some(Err(reason)), _) => Loaded::Skipped(reason.clone()),
+            (Some(Ok(_)), Some(of)) => Loaded::Duplicate { of },
+            (Some(Ok(_)), None) => {
+                Loaded::Read(read_one(f, opts, &matcher).map(|p| p.folded(opts)))
             }
-        })
-        .collect();
-    Ok(assemble(listed, loaded, opts))
+        }
+    };
+    // One reader thread per core takes the files in list order; this thread merges each
+    // file as soon as every older one is merged, so the (serial) merge runs while the
+    // rest is still being read instead of after it. The merge order, and so every symbol
+    // number, is the list order whatever the timing.
+    let n = listed.len();
+    let readers = std::thread::available_parallelism().map_or(2, |k| k.get());
+    let next = AtomicUsize::new(0);
+    let inputs = std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel::<(usize, Loaded)>();
+        for _ in 0..readers.min(n) {
+            let (tx, next, load) = (tx.clone(), &next, &load);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n || tx.send((i, load(i))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting: BTreeMap<usize, Loaded> = BTreeMap::new();
+        let mut at = 0;
+        let in_order = std::iter::from_fn(|| {
+            while !waiting.contains_key(&at) {
+                let (i, loaded) = rx.recv().ok()?;
+                waiting.insert(i, loaded);
+            }
+            let loaded = waiting.remove(&at)?;
+            at += 1;
+            Some((listed[at - 1].clone(), loaded))
+        });
+        assemble(&listed, in_order, opts)
+    });
+    Ok(inputs)
 }
 
 /// SHA-256 of a file, streamed (a large export is never held twice).
@@ -484,7 +517,11 @@ pub fn read_file_bytes(name: &str, bytes: &[u8], opts: &IngestOptions) -> Inputs
     } else {
         Loaded::Skipped(SkipReason::NotAnExportFormat)
     };
-    assemble(vec![listed], vec![loaded], opts)
+    assemble(
+        std::slice::from_ref(&listed),
+        std::iter::once((listed.clone(), loaded)),
+        opts,
+    )
 }
 
 thread_local! {
@@ -561,14 +598,19 @@ struct Piece {
 }
 
 /// Puts the files together: duplicates, records, interner merge, re-exports, tables.
-fn assemble(listed: Vec<Listed>, loaded: Vec<Loaded>, opts: &IngestOptions) -> Inputs {
+/// `loaded` gives every listed file with what became of it, in list order.
+fn assemble(
+    listed: &[Listed],
+    loaded: impl Iterator<Item = (Listed, Loaded)>,
+    opts: &IngestOptions,
+) -> Inputs {
     // A duplicate names the newer file it copies, which comes later in the list.
     let names: Vec<PathBuf> = listed.iter().map(|l| l.display.clone()).collect();
     let mut interner = Interner::default();
     let mut files = Vec::with_capacity(listed.len());
     let mut issues = Vec::new();
     let mut pieces: Vec<Piece> = Vec::new();
-    for (i, (l, load)) in listed.into_iter().zip(loaded).enumerate() {
+    for (i, (l, load)) in loaded.enumerate() {
         let id = FileId(i as u32);
         let outcome = match load {
             Loaded::Skipped(reason) | Loaded::Read(Err(reason)) => {
