@@ -767,6 +767,13 @@ impl Underlag {
                 let known = self.data.known_datasets.join(", ");
                 return fail(format!("unknown dataset {dataset:?} (known: {known})"));
             }
+            if self.data.has_rows(dataset) {
+                // Folded into household-months as read, the rows themselves not kept.
+                return fail(format!(
+                    "the rows of {dataset} are kept only when a rule names the dataset in \
+                     quotes, as in u.rader(\"{dataset}\")"
+                ));
+            }
             note_missing(dataset);
             return Ok(Rader {
                 data: self.data.clone(),

@@ -126,3 +126,27 @@ fn a_rule_that_reads_the_payment_rows_gets_them() {
     assert_eq!(report.result("sommarjobb", Some("Norrmalm"))["value"], 2);
     assert_eq!(report.result("hushall_unika", None)["value"], 3);
 }
+
+#[test]
+fn payment_rows_asked_for_by_a_computed_name_are_an_error_not_missing() {
+    // Without the name in quotes the rows are folded away as they are read: asking for
+    // them by a name built at run time must say so, not give `saknas`.
+    let rules = default_rule("berakning_manuella.rhai").replace(
+        SOMMARJOBB,
+        "fn sommarjobb(u) {\n    let namn = \"utbe\" + \"talningar\";\n    antal(u.rader(namn).antal())\n}",
+    );
+    let case = data().rule("berakning_manuella.rhai", &rules);
+    let run = case.run(&["run", "--period", "2019-01"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("berakning_manuella.rhai:10:13")
+            && run
+                .stderr
+                .contains("kept only when a rule names the dataset in quotes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json().status("sommarjobb", None), "fel");
+    // Everything else is still computed from the household-months.
+    assert_eq!(run.json().result("hushall_unika", None)["value"], 2);
+}
