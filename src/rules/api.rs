@@ -994,7 +994,7 @@ impl Hushallsmanader {
                     if unemployment {
                         hm.unemployed
                     } else {
-                        hm.reason
+                        hm.reason()
                             .is_some_and(|r| same_text(interner.resolve(r), &wanted))
                     }
                 }))
