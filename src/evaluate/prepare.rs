@@ -13,15 +13,8 @@ use crate::model::{Interner, Month, Sym, Table};
 
 /// Canonical column names of the standard datasets (SPEC §2) used natively.
 pub mod col {
-    pub const PERIOD: &str = "Period";
-    pub const DISTRICT: &str = "Stadsdel";
-    pub const HOUSEHOLD: &str = "HushallsID";
-    pub const AMOUNT: &str = "Belopp";
-    pub const ADULTS: &str = "AntalVuxna";
-    pub const CHILDREN: &str = "AntalBarn";
-    pub const YOUNG: &str = "AntalUnga18_24";
-    pub const REASON: &str = "Forsorjningshinder";
-    pub const JOBBTORG: &str = "AktuellJobbtorg";
+    // utbetalningar's, as the fold reads them.
+    pub use crate::ingest::fold::col::*;
     pub const YEAR: &str = "Ar";
     pub const POPULATION: &str = "Folkmangd";
     pub const POP_CHILDREN: &str = "Barn0_17";
@@ -29,7 +22,7 @@ pub mod col {
     pub const POP_ADULTS: &str = "Vuxna18plus";
 }
 
-pub const PAYMENTS: &str = "utbetalningar";
+pub use crate::ingest::fold::PAYMENTS;
 pub const POPULATION: &str = "befolkning";
 
 pub use crate::ingest::fold::{HouseholdMonth, is_unemployment};
