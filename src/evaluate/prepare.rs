@@ -194,9 +194,10 @@ pub fn prepare(
             })
             .unwrap_or_default()
     });
+    // Per month a few hundred districts, not one entry per household-month.
     let present: BTreeSet<Sym> = payments
         .iter()
-        .flat_map(|f| f.districts.iter().copied())
+        .flat_map(|f| f.rows_by_district.iter().map(|(d, _)| *d))
         .collect();
     let mut payment_rows: BTreeMap<Sym, BTreeMap<Month, usize>> = BTreeMap::new();
     for f in &payments {
