@@ -531,6 +531,24 @@ pub struct DatasetSpec {
 }
 
 impl DatasetSpec {
+    /// A spec of optional columns, no aliases, no re-export column (tests build tables).
+    #[cfg(test)]
+    pub fn of(name: &str, columns: &[(&str, ColumnKind)]) -> DatasetSpec {
+        DatasetSpec {
+            name: name.into(),
+            columns: columns
+                .iter()
+                .map(|(n, k)| ColumnSpec {
+                    name: n.to_string(),
+                    aliases: vec![],
+                    kind: *k,
+                    required: false,
+                })
+                .collect(),
+            replace_by: None,
+        }
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }

@@ -551,15 +551,7 @@ fn report_ingest(log: &Log, inputs: &IngestRecord) -> IngestReport {
             }
             shown += 1;
         }
-        let file = issue
-            .file()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let location = match issue.sheet() {
-            Some(sheet) => format!("{file} [{sheet}]"),
-            None => file,
-        };
+        let location = issue.location();
         rejected.push(ControlIssue {
             location,
             message: issue.message_sv(),

@@ -195,15 +195,7 @@ pub fn overview(pack: &Pack, session: &Session, period: Period, outcome: &EvalOu
     let mut rejected = 0;
     let mut notes = Vec::new();
     for issue in &record.issues {
-        let file = issue
-            .file()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let location = match issue.sheet() {
-            Some(sheet) => format!("{file} [{sheet}]"),
-            None => file,
-        };
+        let location = issue.location();
         let line = format!("  {location}: {}", issue.message_sv());
         if issue.severity() <= Severity::Warning {
             rejected += usize::from(issue.severity() == Severity::Error);

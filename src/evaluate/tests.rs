@@ -10,8 +10,7 @@ use rust_decimal::Decimal;
 use super::prepare::{HouseholdIdentity, prepare};
 use super::*;
 use crate::model::{
-    ColumnData, ColumnKind, ColumnSpec, DatasetSpec, Date, FileId, Interner, Month, RowOrigin,
-    Table,
+    ColumnData, ColumnKind, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Table,
 };
 use crate::rules::pack::{indicators, report_settings, targets};
 use crate::rules::{Limits, RulePack};
@@ -21,19 +20,7 @@ fn dec(s: &str) -> Decimal {
 }
 
 fn spec(name: &str, cols: &[(&str, ColumnKind)]) -> Arc<DatasetSpec> {
-    Arc::new(DatasetSpec {
-        name: name.into(),
-        columns: cols
-            .iter()
-            .map(|(n, k)| ColumnSpec {
-                name: n.to_string(),
-                aliases: vec![],
-                kind: *k,
-                required: false,
-            })
-            .collect(),
-        replace_by: None,
-    })
+    Arc::new(DatasetSpec::of(name, cols))
 }
 
 /// A cell of a fixture row.

@@ -278,11 +278,20 @@ pub fn fold_payments(
 
     let mut out: Vec<MonthFold> = Vec::new();
     let mut keys = Vec::with_capacity(rows);
-    // Every row with a month counts for its month; only complete rows are folded.
+    // Every row with a month counts for its month; only complete rows are folded. A file
+    // is mostly one month: counted in runs, one map update per run instead of per row.
     let mut row_counts: std::collections::BTreeMap<Month, usize> = Default::default();
+    let mut run: Option<(Month, usize)> = None;
     for i in 0..rows.min(c.period.len()) {
         let Some(m) = c.period[i] else { continue };
-        *row_counts.entry(m).or_default() += 1;
+        match &mut run {
+            Some((month, n)) if *month == m => *n += 1,
+            _ => {
+                if let Some((month, n)) = run.replace((m, 1)) {
+                    *row_counts.entry(month).or_default() += n;
+                }
+            }
+        }
         let (Some(Some(d)), Some(Some(h)), Some(Some(_))) =
             (c.district.get(i), c.household.get(i), c.amount.get(i))
         else {
@@ -294,6 +303,9 @@ pub fn fold_payments(
             household: h.0,
             row: i as u32,
         });
+    }
+    if let Some((month, n)) = run {
+        *row_counts.entry(month).or_default() += n;
     }
     keys.sort_unstable();
 
@@ -361,26 +373,19 @@ mod tests {
     use crate::model::{ColumnKind, DatasetSpec};
 
     fn spec() -> DatasetSpec {
-        let kinds = [
-            (col::PERIOD, ColumnKind::Month),
-            (col::DISTRICT, ColumnKind::Text),
-            (col::HOUSEHOLD, ColumnKind::Text),
-            (col::AMOUNT, ColumnKind::Number),
-            (col::ADULTS, ColumnKind::Integer),
-            (col::REASON, ColumnKind::Text),
-        ];
         DatasetSpec {
-            name: "utbetalningar".into(),
-            columns: kinds
-                .iter()
-                .map(|(n, k)| crate::model::ColumnSpec {
-                    name: n.to_string(),
-                    aliases: Vec::new(),
-                    kind: *k,
-                    required: true,
-                })
-                .collect(),
             replace_by: Some(col::PERIOD.into()),
+            ..DatasetSpec::of(
+                PAYMENTS,
+                &[
+                    (col::PERIOD, ColumnKind::Month),
+                    (col::DISTRICT, ColumnKind::Text),
+                    (col::HOUSEHOLD, ColumnKind::Text),
+                    (col::AMOUNT, ColumnKind::Number),
+                    (col::ADULTS, ColumnKind::Integer),
+                    (col::REASON, ColumnKind::Text),
+                ],
+            )
         }
     }
 

@@ -247,6 +247,20 @@ impl Issue {
         }
     }
 
+    /// Where the issue is, as Kontroll and `utfall check` show it: the file name, and
+    /// `[sheet]` when it is about one sheet.
+    pub fn location(&self) -> String {
+        let file = self
+            .file()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match self.sheet() {
+            Some(sheet) => format!("{file} [{sheet}]"),
+            None => file,
+        }
+    }
+
     /// The file the issue is about (display path).
     pub fn file(&self) -> &Path {
         match self {

@@ -1198,9 +1198,7 @@ mod cache_tests {
 
     use super::*;
     use crate::evaluate::prepare::{HouseholdIdentity, prepare};
-    use crate::model::{
-        ColumnKind, ColumnSpec, DatasetSpec, FileId, Interner, PeriodKind, RowOrigin,
-    };
+    use crate::model::{ColumnKind, DatasetSpec, FileId, Interner, PeriodKind, RowOrigin};
 
     /// Payments over 2018–2019 in two districts: some households in both, some months
     /// net zero or negative, counts varying between months.
@@ -1214,19 +1212,7 @@ mod cache_tests {
             ("AntalBarn", ColumnKind::Integer),
             ("AntalUnga18_24", ColumnKind::Integer),
         ];
-        let spec = Arc::new(DatasetSpec {
-            name: PAYMENTS.into(),
-            columns: columns
-                .iter()
-                .map(|(n, k)| ColumnSpec {
-                    name: n.to_string(),
-                    aliases: vec![],
-                    kind: *k,
-                    required: false,
-                })
-                .collect(),
-            replace_by: None,
-        });
+        let spec = Arc::new(DatasetSpec::of(PAYMENTS, &columns));
         let mut interner = Interner::default();
         let mut t = Table::new(spec);
         let mut row = 0u32;
