@@ -95,8 +95,9 @@ impl Log {
     pub fn stage(&self, what: &str) {
         if self.progress {
             let memory = resident_mib().map_or(String::new(), |m| format!(" {m:>5} MiB"));
+            let cpu = cpu_seconds().map_or(String::new(), |c| format!(" cpu {c:>6.2}s"));
             eprintln!(
-                "[{:>6.2}s{memory}] {what}",
+                "[{:>6.2}s{cpu}{memory}] {what}",
                 self.started.elapsed().as_secs_f64()
             );
         }
@@ -119,6 +120,18 @@ fn resident_mib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024)
+}
+
+/// CPU time (user + system) the process has used so far, where the system tells it
+/// (Linux, in clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
 }
 
 /// How many diagnostics of one kind stderr shows before pointing to Kontroll.
