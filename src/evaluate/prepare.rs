@@ -335,11 +335,17 @@ fn build_scopes(
     let scopes = by_scope
         .into_par_iter()
         .map(|mut months| {
-            // The total holds millions: sorted on both cores.
-            if months.len() > 1 << 16 {
-                months.par_sort_unstable_by_key(|hm| (hm.month, hm.household));
-            } else {
-                months.sort_unstable_by_key(|hm| (hm.month, hm.household));
+            // Months come in order, and a district's household-months in each month's
+            // fold in household order (household numbers follow the ids' order in every
+            // file): usually only the total's months need sorting, each on its own.
+            let key = |hm: &HouseholdMonth| (hm.month, hm.household);
+            if !months.is_sorted_by_key(key) {
+                months
+                    .par_chunk_by_mut(|a, b| a.month == b.month)
+                    .for_each(|m| m.sort_unstable_by_key(key));
+                if !months.is_sorted_by_key(key) {
+                    months.par_sort_unstable_by_key(key);
+                }
             }
             let mut paid: BTreeMap<Month, Decimal> = BTreeMap::new();
             for hm in &months {

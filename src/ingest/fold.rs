@@ -6,9 +6,12 @@
 //! Re-exports replace whole months, so every row of a household-month comes from one file
 //! and folding per file gives what folding the merged rows would.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 
-use crate::model::{ColumnData, DatasetSpec, Month, Sym};
+use super::ids::{self, IdList};
+use crate::model::{ColumnData, DatasetSpec, Interner, Month, Sym};
 
 /// The dataset folded here.
 pub const PAYMENTS: &str = "utbetalningar";
@@ -87,6 +90,20 @@ pub struct MonthFold {
 }
 
 impl MonthFold {
+    /// Puts the household-months in (district, household) order, and the across ones in
+    /// household order.
+    fn sort_by_district_and_household(&mut self) {
+        let mut pairs: Vec<(Sym, HouseholdMonth)> = self
+            .districts
+            .iter()
+            .copied()
+            .zip(self.households.iter().copied())
+            .collect();
+        pairs.sort_by_key(|(d, hm)| (*d, hm.household));
+        (self.districts, self.households) = pairs.into_iter().unzip();
+        self.across.sort_by_key(|hm| hm.household);
+    }
+
     fn new(month: Month, rows: usize) -> MonthFold {
         MonthFold {
             month,
@@ -98,11 +115,15 @@ impl MonthFold {
         }
     }
 
-    /// Replaces file-local symbols by the run's (`map[local] = global`).
-    pub fn remap(&mut self, map: &[Sym]) {
+    /// Replaces file-local symbols by the run's (`map[local] = global`) and the file's
+    /// household numbers by the run's (`households[file's] = run's`).
+    pub fn remap(&mut self, map: &[Sym], households: &[u32]) {
         let sym = |s: Sym| map.get(s.0 as usize).copied().unwrap_or(s);
         for hm in self.households.iter_mut().chain(&mut self.across) {
-            hm.household = sym(Sym(hm.household)).0;
+            hm.household = households
+                .get(hm.household as usize)
+                .copied()
+                .unwrap_or(hm.household);
             if let Some(r) = hm.reason() {
                 hm.reason = sym(r).0;
             }
@@ -129,18 +150,19 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn add(&mut self, row: &PaymentRow) {
+    fn add(&mut self, row: &Payment) {
         self.net += row.amount;
         self.adults = self.adults.max(row.adults);
         self.children = self.children.max(row.children);
         self.young = self.young.max(row.young);
+        let reason = row.reason();
         if row.unemployed {
             if !self.unemployed {
-                self.reason = row.reason;
+                self.reason = reason;
             }
             self.unemployed = true;
         } else if self.reason.is_none() {
-            self.reason = row.reason;
+            self.reason = reason;
         }
         self.jobbtorg |= row.jobbtorg;
     }
@@ -160,26 +182,299 @@ impl Accumulator {
     }
 }
 
-/// One payment row, read from the columns.
-struct PaymentRow {
-    amount: Decimal,
-    adults: u32,
-    children: u32,
-    young: u32,
-    reason: Option<Sym>,
-    unemployed: bool,
-    jobbtorg: bool,
+/// One payment row as the fold reads it (a missing count is 0, a missing Jobbtorg no).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Payment {
+    pub amount: Decimal,
+    pub adults: u32,
+    pub children: u32,
+    pub young: u32,
+    /// A symbol's number or `NO_REASON`.
+    reason: u32,
+    pub unemployed: bool,
+    pub jobbtorg: bool,
 }
 
-/// A valid row's place in the fold: sorted, equal (district, household, month) runs are
-/// one household-month; `row` keeps the file's order within a run ("the first row's
-/// reason").
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
+impl Payment {
+    pub fn new(amount: Decimal, counts: [u32; 3], reason: Option<Sym>) -> Payment {
+        Payment {
+            amount,
+            adults: counts[0],
+            children: counts[1],
+            young: counts[2],
+            reason: reason.map_or(NO_REASON, |s| s.0),
+            unemployed: false,
+            jobbtorg: false,
+        }
+    }
+
+    pub fn reason(&self) -> Option<Sym> {
+        (self.reason != NO_REASON).then_some(Sym(self.reason))
+    }
+}
+
+/// A count column's value as the fold counts it: missing or negative is 0.
+pub fn count(v: Option<i64>) -> u32 {
+    v.map_or(0, |x| u32::try_from(x).unwrap_or(0))
+}
+
+/// A valid row's place in the fold. Sorted, the rows of one household come together, in
+/// month, then district, then file order ("the first row's reason"). The household is a
+/// packed id (`ids::pack`), a long id's number with `LONG_ID` above it, or a symbol.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct RowKey {
+    id_high: u64,
+    id_low: u64,
     month: i32,
     district: u32,
-    household: u32,
     row: u32,
+}
+
+/// `RowKey::id_high` of a long id: no packed id starts with eight 0xFF bytes (UTF-8 has
+/// none).
+const LONG_ID: u64 = u64::MAX;
+
+impl RowKey {
+    fn new(month: Month, district: Sym, id: u128, row: u32) -> RowKey {
+        RowKey {
+            id_high: (id >> 64) as u64,
+            id_low: id as u64,
+            month: month.ordinal(),
+            district: district.0,
+            row,
+        }
+    }
+
+    fn id(&self) -> u128 {
+        (u128::from(self.id_high) << 64) | u128::from(self.id_low)
+    }
+
+    fn same_household(&self, other: &RowKey) -> bool {
+        self.id_high == other.id_high && self.id_low == other.id_low
+    }
+}
+
+/// Rows per month, counted in runs (a file is mostly one month).
+fn months_of(months: impl Iterator<Item = i32>) -> BTreeMap<Month, usize> {
+    let mut counts: BTreeMap<Month, usize> = BTreeMap::new();
+    let mut run: Option<(i32, usize)> = None;
+    for m in months {
+        match &mut run {
+            Some((month, n)) if *month == m => *n += 1,
+            _ => {
+                if let Some((month, n)) = run.replace((m, 1)) {
+                    *counts.entry(Month::from_ordinal(month)).or_default() += n;
+                }
+            }
+        }
+    }
+    if let Some((month, n)) = run {
+        *counts.entry(Month::from_ordinal(month)).or_default() += n;
+    }
+    counts
+}
+
+/// Folds sorted row keys into one `MonthFold` per month of `row_counts` (every key's
+/// month must be one of them). `rows[k.row]` is a key's row; `number(key, k)` gives the
+/// household number of a key whose id is the `k`th distinct one.
+fn fold_sorted(
+    keys: &[RowKey],
+    rows: &[Payment],
+    row_counts: BTreeMap<Month, usize>,
+    number: &dyn Fn(&RowKey, u32) -> u32,
+) -> Vec<MonthFold> {
+    let months: Vec<i32> = row_counts.keys().map(|m| m.ordinal()).collect();
+    let mut out: Vec<MonthFold> = row_counts
+        .into_iter()
+        .map(|(m, n)| MonthFold::new(m, n))
+        .collect();
+    // Each household's rows, per month, per district.
+    let runs = || {
+        keys.chunk_by(|a, b| a.same_household(b))
+            .enumerate()
+            .flat_map(|(k, h)| h.chunk_by(|a, b| a.month == b.month).map(move |m| (k, m)))
+            .filter_map(|(k, in_month)| {
+                let m = months.binary_search(&in_month[0].month).ok()?;
+                Some((k, m, in_month))
+            })
+    };
+    // First pass: household-months and rows per month and district, so that the second
+    // places each household-month where it belongs (district order, and within a
+    // district the keys' order) without sorting or staging.
+    let mut households: Vec<Vec<usize>> = vec![Vec::new(); out.len()];
+    let mut rows_by: Vec<Vec<usize>> = vec![Vec::new(); out.len()];
+    for (_, m, in_month) in runs() {
+        for run in in_month.chunk_by(|a, b| a.district == b.district) {
+            let d = run[0].district as usize;
+            if households[m].len() <= d {
+                households[m].resize(d + 1, 0);
+                rows_by[m].resize(d + 1, 0);
+            }
+            households[m][d] += 1;
+            rows_by[m][d] += run.len();
+        }
+    }
+    let mut next: Vec<Vec<usize>> = Vec::with_capacity(out.len());
+    for (f, counts) in out.iter_mut().zip(&households) {
+        let total: usize = counts.iter().sum();
+        f.households = vec![EMPTY; total];
+        f.districts = Vec::with_capacity(total);
+        let mut starts = Vec::with_capacity(counts.len());
+        for (d, &n) in counts.iter().enumerate() {
+            starts.push(f.districts.len());
+            f.districts.extend(std::iter::repeat_n(Sym(d as u32), n));
+        }
+        next.push(starts);
+    }
+    for (f, counts) in out.iter_mut().zip(rows_by) {
+        f.rows_by_district = counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(d, n)| (Sym(d as u32), n))
+            .collect();
+    }
+    let row = |k: &RowKey| rows.get(k.row as usize);
+    let fold = |run: &[RowKey]| {
+        let mut acc = Accumulator::default();
+        for r in run.iter().filter_map(row) {
+            acc.add(r);
+        }
+        acc
+    };
+    let mut in_file_order: Vec<RowKey> = Vec::new();
+    for (k, m, in_month) in runs() {
+        let n = number(&in_month[0], k as u32);
+        let f = &mut out[m];
+        let mut several = false;
+        for run in in_month.chunk_by(|a, b| a.district == b.district) {
+            several |= run[0].district != in_month[0].district;
+            let at = &mut next[m][run[0].district as usize];
+            if let Some(slot) = f.households.get_mut(*at) {
+                *slot = fold(run).finish(n, f.month);
+            }
+            *at += 1;
+        }
+        // The total: a household with rows in several districts is one household-month
+        // over all its rows, in file order.
+        if several {
+            in_file_order.clear();
+            in_file_order.extend_from_slice(in_month);
+            in_file_order.sort_unstable_by_key(|k| k.row);
+            f.across.push(fold(&in_file_order).finish(n, f.month));
+        }
+    }
+    out
+}
+
+/// A placeholder, overwritten before anyone reads it.
+const EMPTY: HouseholdMonth = HouseholdMonth {
+    household: 0,
+    month: Month { year: 0, month: 1 },
+    net: Decimal::ZERO,
+    adults: 0,
+    children: 0,
+    young: 0,
+    reason: NO_REASON,
+    unemployed: false,
+    jobbtorg: false,
+};
+
+/// The payment rows of one file as they are read, when they are folded and not kept
+/// (`PaymentRows::Fold`): a sort key and the fold's fields per row, no table, and no
+/// household id interned as text.
+#[derive(Debug, Default)]
+pub struct PaymentIntake {
+    keys: Vec<RowKey>,
+    rows: Vec<Payment>,
+    /// Ids too long to pack, numbered in order of first sight.
+    long_ids: Interner,
+    /// Per reason symbol of the file: whether it is the unemployment reason.
+    unemployment: Vec<Option<bool>>,
+    expected: usize,
+}
+
+impl PaymentIntake {
+    /// Whether the file's reason symbol `sym` (text `text`) is the unemployment reason;
+    /// looked at once per symbol.
+    pub fn is_unemployment(&mut self, sym: Sym, text: &str) -> bool {
+        let i = sym.0 as usize;
+        if self.unemployment.len() <= i {
+            self.unemployment.resize(i + 1, None);
+        }
+        *self.unemployment[i].get_or_insert_with(|| is_unemployment(text))
+    }
+
+    /// Takes one valid row. `district` is a symbol of the file's interner.
+    pub fn push(&mut self, month: Month, district: Sym, id: &str, payment: Payment) {
+        let key = match ids::pack(id) {
+            Some(k) => k,
+            None => (u128::from(LONG_ID) << 64) | u128::from(self.long_ids.intern(id).0),
+        };
+        if self.rows.capacity() == 0 {
+            self.keys.reserve_exact(self.expected);
+            self.rows.reserve_exact(self.expected);
+        }
+        let row = self.rows.len() as u32;
+        self.keys.push(RowKey::new(month, district, key, row));
+        self.rows.push(payment);
+    }
+
+    /// How many rows the file may hold: room for them is made with the first row (no
+    /// copying as the vectors grow; pages never written cost nothing).
+    pub fn expect(&mut self, rows: usize) {
+        self.expected = rows;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The file's household-months (household = the id's number in the file's `IdList`),
+    /// one `MonthFold` per month, and that list.
+    pub fn fold(self) -> (Vec<MonthFold>, IdList) {
+        let PaymentIntake {
+            mut keys,
+            rows,
+            long_ids,
+            ..
+        } = self;
+        let row_counts = months_of(keys.iter().map(|k| k.month));
+        // Long ids in text order: a long id's key becomes its rank among them.
+        let long: Vec<&str> = (0..long_ids.len() as u32)
+            .map(|s| long_ids.resolve(Sym(s)))
+            .collect();
+        let mut by_text: Vec<u32> = (0..long.len() as u32).collect();
+        by_text.sort_unstable_by_key(|&s| long[s as usize]);
+        let mut rank = vec![0u64; long.len()];
+        for (r, &s) in by_text.iter().enumerate() {
+            rank[s as usize] = r as u64;
+        }
+        for k in keys.iter_mut().filter(|k| k.id_high == LONG_ID) {
+            k.id_low = rank.get(k.id_low as usize).copied().unwrap_or(0);
+        }
+        keys.sort_unstable();
+        let mut list = IdList {
+            packed: Vec::new(),
+            long: by_text
+                .iter()
+                .map(|&s| long[s as usize].to_string())
+                .collect(),
+        };
+        list.packed = keys
+            .chunk_by(|a, b| a.same_household(b))
+            .map(|h| h[0])
+            .filter(|k| k.id_high != LONG_ID)
+            .map(|k| k.id())
+            .collect();
+        // Keys sorted by id: the kth distinct id is number k.
+        let folds = fold_sorted(&keys, &rows, row_counts, &|_, k| k);
+        (folds, list)
+    }
 }
 
 /// The typed columns of `utbetalningar` in a part or table laid out by `spec`.
@@ -227,30 +522,32 @@ impl<'a> Columns<'a> {
         })
     }
 
-    fn row(&self, i: usize, unemployment: &dyn Fn(Sym) -> bool) -> PaymentRow {
-        let count = |c: Option<&[Option<i64>]>| {
-            c.and_then(|v| v.get(i).copied().flatten())
-                .map_or(0, |x| u32::try_from(x).unwrap_or(0))
-        };
+    fn row(&self, i: usize, unemployment: &dyn Fn(Sym) -> bool) -> Payment {
+        let counted =
+            |c: Option<&[Option<i64>]>| count(c.and_then(|v| v.get(i).copied().flatten()));
         let reason = self.reason.and_then(|r| r.get(i).copied().flatten());
-        PaymentRow {
-            amount: self.amount.get(i).copied().flatten().unwrap_or_default(),
-            adults: count(self.adults),
-            children: count(self.children),
-            young: count(self.young),
+        let mut p = Payment::new(
+            self.amount.get(i).copied().flatten().unwrap_or_default(),
+            [
+                counted(self.adults),
+                counted(self.children),
+                counted(self.young),
+            ],
             reason,
-            unemployed: reason.is_some_and(unemployment),
-            jobbtorg: self
-                .jobbtorg
-                .and_then(|j| j.get(i).copied().flatten())
-                .unwrap_or(false),
-        }
+        );
+        p.unemployed = reason.is_some_and(unemployment);
+        p.jobbtorg = self
+            .jobbtorg
+            .and_then(|j| j.get(i).copied().flatten())
+            .unwrap_or(false);
+        p
     }
 }
 
 /// Folds the payment rows of one file (or of a merged table: then `months_rows` counts
 /// the table's rows). `text` resolves the columns' symbols (to recognise unemployment).
-/// Gives one `MonthFold` per month with rows, sorted by month.
+/// Gives one `MonthFold` per month with rows, sorted by month; `household` is the id's
+/// symbol.
 pub fn fold_payments(
     spec: &DatasetSpec,
     columns: &[ColumnData],
@@ -276,95 +573,66 @@ pub fn fold_payments(
     let unemployment =
         |s: Sym| -> bool { unemployment_of.get(s.0 as usize).copied().flatten() == Some(true) };
 
-    let mut out: Vec<MonthFold> = Vec::new();
-    let mut keys = Vec::with_capacity(rows);
-    // Every row with a month counts for its month; only complete rows are folded. A file
-    // is mostly one month: counted in runs, one map update per run instead of per row.
-    let mut row_counts: std::collections::BTreeMap<Month, usize> = Default::default();
-    let mut run: Option<(Month, usize)> = None;
-    for i in 0..rows.min(c.period.len()) {
-        let Some(m) = c.period[i] else { continue };
-        match &mut run {
-            Some((month, n)) if *month == m => *n += 1,
-            _ => {
-                if let Some((month, n)) = run.replace((m, 1)) {
-                    *row_counts.entry(month).or_default() += n;
-                }
-            }
-        }
-        let (Some(Some(d)), Some(Some(h)), Some(Some(_))) =
-            (c.district.get(i), c.household.get(i), c.amount.get(i))
-        else {
+    let n = rows.min(c.period.len());
+    // Every row with a month counts for its month; only complete rows are folded.
+    let row_counts = months_of(c.period[..n].iter().flatten().map(|m| m.ordinal()));
+    let mut keys = Vec::with_capacity(n);
+    let mut payments = Vec::with_capacity(n);
+    for i in 0..n {
+        let (Some(m), Some(Some(d)), Some(Some(h)), Some(Some(_))) = (
+            c.period[i],
+            c.district.get(i),
+            c.household.get(i),
+            c.amount.get(i),
+        ) else {
             continue;
         };
-        keys.push(RowKey {
-            month: m.ordinal(),
-            district: d.0,
-            household: h.0,
-            row: i as u32,
-        });
-    }
-    if let Some((month, n)) = run {
-        *row_counts.entry(month).or_default() += n;
+        keys.push(RowKey::new(m, *d, u128::from(h.0), payments.len() as u32));
+        payments.push(c.row(i, &unemployment));
     }
     keys.sort_unstable();
+    fold_sorted(&keys, &payments, row_counts, &|k, _| k.id_low as u32)
+}
 
-    let mut start = 0;
-    for (month, count) in row_counts {
-        let mut fold = MonthFold::new(month, count);
-        let end = start + keys[start..].partition_point(|k| k.month == month.ordinal());
-        let month_keys = &mut keys[start..end];
-        // Per district: runs of equal (district, household).
-        let mut a = 0;
-        while a < month_keys.len() {
-            let k = month_keys[a];
-            let mut b = a + 1;
-            while b < month_keys.len()
-                && month_keys[b].district == k.district
-                && month_keys[b].household == k.household
-            {
-                b += 1;
-            }
-            let mut acc = Accumulator::default();
-            for r in &month_keys[a..b] {
-                acc.add(&c.row(r.row as usize, &unemployment));
-            }
-            fold.households.push(acc.finish(k.household, month));
-            fold.districts.push(Sym(k.district));
-            match fold.rows_by_district.last_mut() {
-                Some((d, n)) if d.0 == k.district => *n += b - a,
-                _ => fold.rows_by_district.push((Sym(k.district), b - a)),
-            }
-            a = b;
+/// Renumbers the households of folds whose `household` is a symbol of `text` (what
+/// `fold_payments` gives) by their ids' order, as `PaymentIntake::fold` numbers them,
+/// and gives the file's id list.
+pub fn number_by_id(folds: &mut [MonthFold], text: &dyn Fn(Sym) -> String) -> IdList {
+    let mut syms: Vec<u32> = folds
+        .iter()
+        .flat_map(|f| f.households.iter().chain(&f.across))
+        .map(|hm| hm.household)
+        .collect();
+    syms.sort_unstable();
+    syms.dedup();
+    let mut list = IdList::default();
+    let texts: Vec<String> = syms.iter().map(|&s| text(Sym(s))).collect();
+    for t in &texts {
+        match ids::pack(t) {
+            Some(k) => list.packed.push(k),
+            None => list.long.push(t.clone()),
         }
-        // The total: a household with rows in several districts is one household-month
-        // over all its rows, in file order.
-        month_keys.sort_unstable_by_key(|k| (k.household, k.row));
-        let mut a = 0;
-        while a < month_keys.len() {
-            let k = month_keys[a];
-            let mut b = a + 1;
-            let mut several = false;
-            while b < month_keys.len() && month_keys[b].household == k.household {
-                several |= month_keys[b].district != k.district;
-                b += 1;
-            }
-            if several {
-                let mut acc = Accumulator::default();
-                for r in &month_keys[a..b] {
-                    acc.add(&c.row(r.row as usize, &unemployment));
-                }
-                fold.across.push(acc.finish(k.household, month));
-            }
-            a = b;
-        }
-        start = end;
-        // Held until every file is read: no slack from growing.
-        fold.households.shrink_to_fit();
-        fold.districts.shrink_to_fit();
-        out.push(fold);
     }
-    out
+    list.packed.sort_unstable();
+    list.long.sort_unstable();
+    let number = |i: usize| -> u32 {
+        let t = &texts[i];
+        match ids::pack(t) {
+            Some(k) => list.number_of_packed(k),
+            None => list.number_of_long(t),
+        }
+        .unwrap_or(0)
+    };
+    let numbers: Vec<u32> = (0..syms.len()).map(number).collect();
+    for f in folds.iter_mut() {
+        for hm in f.households.iter_mut().chain(&mut f.across) {
+            if let Ok(i) = syms.binary_search(&hm.household) {
+                hm.household = numbers[i];
+            }
+        }
+        f.sort_by_district_and_household();
+    }
+    list
 }
 
 #[cfg(test)]
@@ -436,6 +704,55 @@ mod tests {
         assert!(folds[1].across.is_empty());
     }
 
+    /// The intake (rows taken as read, ids as keys) folds as `fold_payments` over the same
+    /// rows as columns does, once that fold's symbols are numbered by id.
+    #[test]
+    fn intake_folds_as_the_columns_do() {
+        let m = Month::new(2019, 5).unwrap();
+        let n = Month::new(2019, 6).unwrap();
+        let long = "a-household-id-longer-than-fifteen-bytes";
+        let names = ["A", "B", "x", "y", "Arbetslöshet", "Sjukdom", long, "w"];
+        // (month, district, household, amount, adults, reason) as symbols of `names`
+        let rows: [(Month, u32, u32, i64, i64, u32); 9] = [
+            (m, 0, 2, 100, 1, 5),
+            (m, 1, 2, -30, 2, 4),
+            (m, 0, 3, 50, 1, 5),
+            (n, 0, 2, 10, 1, 5),
+            (m, 0, 2, 5, 3, 5),
+            (m, 1, 6, 7, 1, 5),
+            (m, 0, 6, 8, 2, 4),
+            (n, 1, 7, 9, 1, 5),
+            (m, 1, 3, 1, 4, 5),
+        ];
+        let columns = vec![
+            ColumnData::Month(rows.iter().map(|r| Some(r.0)).collect()),
+            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.1))).collect()),
+            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.2))).collect()),
+            ColumnData::Number(rows.iter().map(|r| Some(Decimal::from(r.3))).collect()),
+            ColumnData::Integer(rows.iter().map(|r| Some(r.4)).collect()),
+            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.5))).collect()),
+        ];
+        let text = |s: Sym| names[s.0 as usize].to_string();
+        let mut expected = fold_payments(&spec(), &columns, rows.len(), &text);
+        let expected_ids = number_by_id(&mut expected, &text);
+
+        let mut intake = PaymentIntake::default();
+        for r in &rows {
+            let reason = Sym(r.5);
+            let mut p = Payment::new(Decimal::from(r.3), [count(Some(r.4)), 0, 0], Some(reason));
+            p.unemployed = intake.is_unemployment(reason, names[r.5 as usize]);
+            intake.push(r.0, Sym(r.1), names[r.2 as usize], p);
+        }
+        assert_eq!(intake.len(), rows.len());
+        let (got, ids) = intake.fold();
+        assert_eq!(got, expected);
+        assert_eq!(ids, expected_ids);
+        assert_eq!(ids.long, vec![long.to_string()]);
+        // x, y and the long id are in both districts in May.
+        assert_eq!(got[0].across.len(), 3);
+        assert_eq!(got[0].rows_by_district, vec![(Sym(0), 4), (Sym(1), 3)]);
+    }
+
     #[test]
     fn remap_replaces_every_symbol() {
         let m = Month::new(2019, 1).unwrap();
@@ -457,8 +774,8 @@ mod tests {
             across: Vec::new(),
             rows_by_district: vec![(Sym(0), 1)],
         };
-        f.remap(&[Sym(10), Sym(11), Sym(12)]);
-        assert_eq!(f.households[0].household, 11);
+        f.remap(&[Sym(10), Sym(11), Sym(12)], &[20, 21]);
+        assert_eq!(f.households[0].household, 21);
         assert_eq!(f.households[0].reason(), Some(Sym(12)));
         assert_eq!(f.districts, vec![Sym(10)]);
         assert_eq!(f.rows_by_district, vec![(Sym(10), 1)]);

@@ -8,6 +8,7 @@
 mod csv;
 mod excel;
 pub mod fold;
+mod ids;
 #[cfg(unix)]
 mod isolate;
 mod issue;
@@ -40,7 +41,8 @@ pub use reexport::summarise as summarise_replacements;
 pub use schema::{norm as normalise_header, standard_datasets};
 
 use crate::model::{ColumnData, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Sym, Table};
-use fold::MonthFold;
+use fold::{MonthFold, PaymentIntake};
+use ids::{IdList, RunIds};
 use schema::Matcher;
 use sheet::{FileContents, FileCtx, Part};
 
@@ -266,8 +268,13 @@ struct Parsed {
     parts: Vec<Part>,
     sheets: Vec<SheetRecord>,
     issues: Vec<Issue>,
-    /// `utbetalningar` folded (file-local symbols), when the options say so.
+    /// `utbetalningar` folded (file-local symbols and household numbers), when the
+    /// options say so.
     payments: Vec<MonthFold>,
+    /// The file's household ids, in the order of its household numbers.
+    household_ids: IdList,
+    /// Payment rows taken for the fold while read (`PaymentRows::Fold`).
+    intake: PaymentIntake,
 }
 
 impl Parsed {
@@ -287,6 +294,8 @@ impl Parsed {
             sheets: c.sheets,
             issues: c.issues,
             payments: Vec::new(),
+            household_ids: IdList::default(),
+            intake: c.payments,
         }
     }
 
@@ -303,6 +312,10 @@ impl Parsed {
     /// Folds this file's `utbetalningar` rows into household-months (all its sheets of
     /// payments together), dropping the rows unless they are kept as a table too.
     fn folded(mut self, opts: &IngestOptions) -> Parsed {
+        if !self.intake.is_empty() {
+            (self.payments, self.household_ids) = std::mem::take(&mut self.intake).fold();
+            return self;
+        }
         let Some(d) = opts.datasets.iter().position(|s| s.name == fold::PAYMENTS) else {
             return self;
         };
@@ -315,7 +328,7 @@ impl Parsed {
             .partition(|p| p.dataset == d);
         self.parts = rest;
         let text = |s: Sym| self.string(s).to_string();
-        self.payments = match mine.as_slice() {
+        let mut payments = match mine.as_slice() {
             [one] => fold::fold_payments(spec, &one.columns, one.rows.len(), &text),
             // Several sheets of payments: one fold over all their rows, in sheet order.
             several => {
@@ -333,6 +346,8 @@ impl Parsed {
                 fold::fold_payments(spec, &table.columns, table.len(), &text)
             }
         };
+        let household_ids = fold::number_by_id(&mut payments, &text);
+        (self.payments, self.household_ids) = (payments, household_ids);
         if opts.payments.table() {
             self.parts.extend(mine);
         }
@@ -557,6 +572,10 @@ fn parse_bytes(
         datasets: &opts.datasets,
         matcher,
         districts: opts.districts.as_deref(),
+        intake: match opts.payments {
+            PaymentRows::Fold => opts.datasets.iter().position(|s| s.name == fold::PAYMENTS),
+            PaymentRows::Table | PaymentRows::FoldAndTable => None,
+        },
         file: display.to_path_buf(),
         out: FileContents::default(),
         rows_seen: 0,
@@ -564,6 +583,10 @@ fn parse_bytes(
     };
     let ext = extension(name);
     let is_text = matches!(ext.as_str(), "csv" | "txt");
+    if is_text && ctx.intake.is_some() {
+        // A payment row is rarely under 32 bytes.
+        ctx.out.payments.expect(bytes.len() / 32);
+    }
     quiet_reader_panics();
     IN_READER.with(|r| r.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -593,8 +616,9 @@ struct Piece {
     /// File-local symbol → the run's.
     map: Vec<Sym>,
     parts: Vec<Part>,
-    /// Its `utbetalningar` folded (file-local symbols).
+    /// Its `utbetalningar` folded (file-local symbols and household numbers).
     payments: Vec<MonthFold>,
+    household_ids: IdList,
 }
 
 /// Puts the files together: duplicates, records, interner merge, re-exports, tables.
@@ -610,6 +634,7 @@ fn assemble(
     let mut files = Vec::with_capacity(listed.len());
     let mut issues = Vec::new();
     let mut pieces: Vec<Piece> = Vec::new();
+    let mut run_ids = RunIds::default();
     for (i, (l, load)) in loaded.enumerate() {
         let id = FileId(i as u32);
         let outcome = match load {
@@ -631,12 +656,14 @@ fn assemble(
             }
             Loaded::Read(Ok(contents)) => {
                 let map: Vec<Sym> = contents.strings().map(|t| interner.intern(t)).collect();
+                run_ids.absorb(&contents.household_ids);
                 issues.extend(contents.issues);
                 pieces.push(Piece {
                     id,
                     map,
                     parts: contents.parts,
                     payments: contents.payments,
+                    household_ids: contents.household_ids,
                 });
                 FileOutcome::Read {
                     sheets: contents.sheets,
@@ -662,14 +689,19 @@ fn assemble(
             .collect();
         let (winners, reps) = reexport::resolve_counts(fold::PAYMENTS, &counts);
         payment_replacements = reps;
+        let numbers: Vec<Vec<u32>> = pieces
+            .par_iter()
+            .map(|p| run_ids.numbers(&p.household_ids))
+            .collect();
         let mut months = Vec::new();
-        for p in &mut pieces {
+        for (p, households) in pieces.iter_mut().zip(&numbers) {
             for mut f in std::mem::take(&mut p.payments) {
                 if winners.get(&f.month) == Some(&p.id) {
-                    f.remap(&p.map);
+                    f.remap(&p.map, households);
                     months.push(f);
                 }
             }
+            p.household_ids = IdList::default();
         }
         months.sort_by_key(|f| f.month);
         payments = Some(months);

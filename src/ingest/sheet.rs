@@ -2,11 +2,13 @@
 //! The Excel and CSV readers find the header and then feed data rows here; this module
 //! checks every value, rejects bad rows with their location and keeps the good ones.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::SheetRecord;
+use super::fold::{self, Payment, PaymentIntake};
 use super::issue::{Issue, RejectReason, RowLocation};
 use super::schema::{ColumnMap, HEADER_SEARCH_ROWS, Matcher, may_be_empty_with_comment};
 use super::value::{Cell, Value, parse, quote};
@@ -43,6 +45,8 @@ pub struct Part {
 pub struct FileContents {
     pub interner: Interner,
     pub parts: Vec<Part>,
+    /// The file's `utbetalningar` rows, when they are folded and not kept as a table.
+    pub payments: PaymentIntake,
     pub sheets: Vec<SheetRecord>,
     pub issues: Vec<Issue>,
 }
@@ -52,6 +56,9 @@ pub struct FileCtx<'o> {
     pub datasets: &'o [Arc<DatasetSpec>],
     pub matcher: &'o Matcher,
     pub districts: Option<&'o [String]>,
+    /// The dataset whose rows go to `out.payments` instead of a part (`utbetalningar`
+    /// when its rows are folded and not kept).
+    pub intake: Option<usize>,
     pub file: PathBuf,
     pub out: FileContents,
     /// Data rows offered so far, all sheets together, and how many the file may have.
@@ -72,6 +79,10 @@ pub struct SheetParser {
     searched: usize,
     map: Option<ColumnMap>,
     part: Option<Part>,
+    /// Where the payment columns are, when rows go to the file's payment intake.
+    intake: Option<PaymentColumns>,
+    /// Rows kept (in the part or the intake).
+    kept: usize,
     rejected: usize,
     months: BTreeSet<Month>,
     key_col: Option<usize>,
@@ -86,6 +97,113 @@ pub struct SheetParser {
     /// Per-row buffers, kept empty between rows so that a row allocates nothing.
     cells: Vec<Cell<'static>>,
     values: Vec<Value<'static>>,
+}
+
+/// The columns of `utbetalningar` the fold reads, by index in its spec.
+struct PaymentColumns {
+    period: usize,
+    district: usize,
+    household: usize,
+    amount: usize,
+    counts: [Option<usize>; 3],
+    reason: Option<usize>,
+    jobbtorg: Option<usize>,
+    /// The spec has no other columns, of the standard kinds: `quick_payment` may read rows.
+    quick: bool,
+    /// Reason symbols of kept rows (a handful of distinct texts), for `quick_payment`.
+    reasons: Vec<Sym>,
+}
+
+impl PaymentColumns {
+    fn of(spec: &DatasetSpec) -> Option<PaymentColumns> {
+        use fold::col;
+        let at = |name: &str| spec.column_index(name);
+        let mut p = PaymentColumns {
+            period: at(col::PERIOD)?,
+            district: at(col::DISTRICT)?,
+            household: at(col::HOUSEHOLD)?,
+            amount: at(col::AMOUNT)?,
+            counts: [at(col::ADULTS), at(col::CHILDREN), at(col::YOUNG)],
+            reason: at(col::REASON),
+            jobbtorg: at(col::JOBBTORG),
+            quick: false,
+            reasons: Vec::new(),
+        };
+        let kind = |i: Option<usize>| i.and_then(|i| spec.columns.get(i)).map(|c| c.kind);
+        let read = [p.period, p.district, p.household, p.amount]
+            .into_iter()
+            .map(Some)
+            .chain(p.counts)
+            .chain([p.reason, p.jobbtorg])
+            .flatten()
+            .count();
+        p.quick = read == spec.columns.len()
+            && kind(Some(p.period)) == Some(ColumnKind::Month)
+            && kind(Some(p.district)) == Some(ColumnKind::Text)
+            && kind(Some(p.household)) == Some(ColumnKind::Id)
+            && kind(Some(p.amount)) == Some(ColumnKind::Number)
+            && p.counts
+                .iter()
+                .all(|&c| matches!(kind(c), None | Some(ColumnKind::Integer)))
+            && matches!(kind(p.reason), None | Some(ColumnKind::Text))
+            && matches!(kind(p.jobbtorg), None | Some(ColumnKind::YesNo));
+        Some(p)
+    }
+
+    /// A payment row in its usual form, read without the general row checks: every cell
+    /// parses, the district's and the reason's texts are those of an earlier kept row
+    /// (so that the general path would give the same symbols). `None`: the general path
+    /// reads the row (and rejects it, if it must).
+    fn quick<'b>(
+        &self,
+        cells: &[Cell<'b>],
+        interner: &Interner,
+        last_district: Option<Sym>,
+    ) -> Option<(Month, Sym, Cow<'b, str>, Payment)> {
+        if !self.quick {
+            return None;
+        }
+        let text = |i: usize| match cells.get(i) {
+            Some(Cell::Text(t)) => Some(*t),
+            _ => None,
+        };
+        let Ok(Value::Month(month)) = parse(ColumnKind::Month, cells.get(self.period)?) else {
+            return None;
+        };
+        let district =
+            last_district.filter(|d| Some(interner.resolve(*d)) == text(self.district))?;
+        let Ok(Value::Text(id)) = parse(ColumnKind::Id, cells.get(self.household)?) else {
+            return None;
+        };
+        let Ok(Value::Number(amount)) = parse(ColumnKind::Number, cells.get(self.amount)?) else {
+            return None;
+        };
+        let mut counts = [0u32; 3];
+        for (n, c) in counts.iter_mut().zip(self.counts) {
+            if let Some(c) = c {
+                *n = match parse(ColumnKind::Integer, cells.get(c)?) {
+                    Ok(Value::Integer(v)) => fold::count(Some(v)),
+                    Ok(Value::Missing) => 0,
+                    _ => return None,
+                };
+            }
+        }
+        let reason = match self.reason {
+            None => None,
+            Some(r) => {
+                let t = text(r)?;
+                Some(*self.reasons.iter().find(|s| interner.resolve(**s) == t)?)
+            }
+        };
+        let mut payment = Payment::new(amount, counts, reason);
+        if let Some(j) = self.jobbtorg {
+            payment.jobbtorg = match parse(ColumnKind::YesNo, cells.get(j)?) {
+                Ok(Value::Bool(b)) => b,
+                _ => return None,
+            };
+        }
+        Some((month, district, id, payment))
+    }
 }
 
 /// An empty vector with `v`'s allocation, for values that borrow from another row (`T` and
@@ -110,6 +228,8 @@ impl SheetParser {
             searched: 0,
             map: None,
             part: None,
+            intake: None,
+            kept: 0,
             rejected: 0,
             months: BTreeSet::new(),
             key_col: None,
@@ -165,6 +285,9 @@ impl SheetParser {
             .filter(|&i| spec.columns[i].kind == ColumnKind::Text);
         self.comment_col = spec.column_index("Kommentar");
         self.last_sym = vec![None; spec.columns.len()];
+        if ctx.intake == Some(map.dataset) {
+            self.intake = PaymentColumns::of(spec);
+        }
         self.part = Some(Part {
             dataset: map.dataset,
             columns: spec
@@ -197,11 +320,37 @@ impl SheetParser {
         let mut cells: Vec<Cell<'b>> = recycle(std::mem::take(&mut self.cells));
         let mut values: Vec<Value<'b>> = recycle(std::mem::take(&mut self.values));
         cells.extend(map.source.iter().map(|s| s.map_or(Cell::Empty, &get)));
-        if !cells.iter().all(Cell::is_blank) {
+        if !self.quick_payment(ctx, &cells) && !cells.iter().all(Cell::is_blank) {
             self.read_row(ctx, row, &cells, &mut values, at);
         }
         self.cells = recycle(cells);
         self.values = recycle(values);
+    }
+
+    /// Takes a payment row in its usual form straight into the file's intake; false when
+    /// the row is for the general path.
+    fn quick_payment(&mut self, ctx: &mut FileCtx, cells: &[Cell]) -> bool {
+        let Some(p) = &self.intake else {
+            return false;
+        };
+        let last_district = self.last_sym.get(p.district).copied().flatten();
+        let FileContents {
+            interner, payments, ..
+        } = &mut ctx.out;
+        let Some((month, district, id, mut payment)) = p.quick(cells, interner, last_district)
+        else {
+            return false;
+        };
+        if let Some(r) = payment.reason() {
+            payment.unemployed = payments.is_unemployment(r, interner.resolve(r));
+        }
+        payments.push(month, district, &id, payment);
+        self.kept += 1;
+        if self.last_month != Some(month) {
+            self.months.insert(month);
+            self.last_month = Some(month);
+        }
+        true
     }
 
     /// Checks one non-blank row and keeps it, or rejects it with the reason.
@@ -330,6 +479,57 @@ impl SheetParser {
             self.months.insert(m);
             self.last_month = Some(m);
         }
+        self.kept += 1;
+        if let Some(p) = &self.intake {
+            let text = |i: usize| match &values[i] {
+                Value::Text(t) => Some(t.as_ref()),
+                _ => None,
+            };
+            let amount = match &values[p.amount] {
+                Value::Number(a) => Some(*a),
+                _ => None,
+            };
+            let (Some(month), Some(district), Some(id), Some(amount)) = (
+                match values[p.period] {
+                    Value::Month(m) => Some(m),
+                    _ => None,
+                },
+                listed_district.or_else(|| text(p.district)),
+                text(p.household),
+                amount,
+            ) else {
+                // Cannot happen: the columns are required and typed so.
+                values.clear();
+                return;
+            };
+            let interner = &mut ctx.out.interner;
+            let district = cached_intern(interner, &mut self.last_sym[p.district], district);
+            let reason = p.reason.and_then(|r| {
+                let t = text(r)?;
+                Some((cached_intern(interner, &mut self.last_sym[r], t), t))
+            });
+            let counts = p.counts.map(|c| {
+                fold::count(c.and_then(|c| match values[c] {
+                    Value::Integer(n) => Some(n),
+                    _ => None,
+                }))
+            });
+            let mut payment = Payment::new(amount, counts, reason.map(|(s, _)| s));
+            let intake = &mut ctx.out.payments;
+            payment.unemployed = reason.is_some_and(|(s, t)| intake.is_unemployment(s, t));
+            payment.jobbtorg = p.jobbtorg.is_some_and(|j| values[j] == Value::Bool(true));
+            intake.push(month, district, id, payment);
+            let reason = reason.map(|(s, _)| s);
+            values.clear();
+            // Reasons of kept rows: the quick path takes rows that repeat one.
+            if let (Some(p), Some(s)) = (&mut self.intake, reason)
+                && !p.reasons.contains(&s)
+                && p.reasons.len() < 32
+            {
+                p.reasons.push(s);
+            }
+            return;
+        }
         for (i, (column, value)) in part.columns.iter_mut().zip(values.drain(..)).enumerate() {
             let value = match listed_district {
                 Some(l) if Some(i) == self.district_col => Value::Text(l.into()),
@@ -367,11 +567,10 @@ impl SheetParser {
                 sheet: self.sheet.clone(),
             });
         }
-        let rows = self.part.as_ref().map_or(0, |p| p.rows.len());
         ctx.out.sheets.push(SheetRecord {
             sheet: self.sheet,
             dataset,
-            rows,
+            rows: self.kept,
             rejected: self.rejected,
             months: self.months.into_iter().collect(),
         });
@@ -400,18 +599,21 @@ fn shrink(part: &mut Part) {
     }
 }
 
+/// The symbol of `t`, skipping the hash lookup when it is `last`'s text.
+fn cached_intern(interner: &mut Interner, last: &mut Option<Sym>, t: &str) -> Sym {
+    let sym = match *last {
+        Some(s) if interner.resolve(s) == t => s,
+        _ => interner.intern(t),
+    };
+    *last = Some(sym);
+    sym
+}
+
 /// Appends one value to its column. `last` is the column's most recent symbol: a text equal
 /// to it (the same district as the row before) skips the hash lookup.
 fn push(column: &mut ColumnData, value: Value, interner: &mut Interner, last: &mut Option<Sym>) {
     match (column, value) {
-        (ColumnData::Text(v), Value::Text(t)) => {
-            let sym = match *last {
-                Some(s) if interner.resolve(s) == t.as_ref() => s,
-                _ => interner.intern(&t),
-            };
-            *last = Some(sym);
-            v.push(Some(sym));
-        }
+        (ColumnData::Text(v), Value::Text(t)) => v.push(Some(cached_intern(interner, last, &t))),
         (ColumnData::Number(v), Value::Number(n)) => v.push(Some(n)),
         (ColumnData::Integer(v), Value::Integer(n)) => v.push(Some(n)),
         (ColumnData::Month(v), Value::Month(m)) => v.push(Some(m)),
@@ -440,6 +642,7 @@ mod tests {
             datasets: &datasets,
             matcher: &matcher,
             districts: None,
+            intake: None,
             file: PathBuf::from("f.xlsx"),
             out: FileContents::default(),
             rows_seen: 0,

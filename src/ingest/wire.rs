@@ -816,6 +816,8 @@ pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
                 sheets,
                 issues,
                 payments: Vec::new(),
+                household_ids: Default::default(),
+                intake: Default::default(),
             })
         }
         _ => return Err(WireError),
