@@ -66,6 +66,15 @@ impl HouseholdMonth {
         (self.reason != NO_REASON).then_some(Sym(self.reason))
     }
 
+    /// The reason as the wire carries it (a symbol's number or `u32::MAX`).
+    pub(super) fn reason_code(&self) -> u32 {
+        self.reason
+    }
+
+    pub(super) fn set_reason_code(&mut self, code: u32) {
+        self.reason = code;
+    }
+
     pub fn is_active(&self) -> bool {
         self.net > Decimal::ZERO
     }
@@ -90,6 +99,11 @@ pub struct MonthFold {
 }
 
 impl MonthFold {
+    /// An empty fold of `rows` rows in `month` (the wire fills it).
+    pub(super) fn empty(month: Month, rows: usize) -> MonthFold {
+        MonthFold::new(month, rows)
+    }
+
     /// Puts the household-months in (district, household) order, and the across ones in
     /// household order.
     fn sort_by_district_and_household(&mut self) {
@@ -368,7 +382,7 @@ fn fold_sorted(
 }
 
 /// A placeholder, overwritten before anyone reads it.
-const EMPTY: HouseholdMonth = HouseholdMonth {
+pub(super) const EMPTY: HouseholdMonth = HouseholdMonth {
     household: 0,
     month: Month { year: 0, month: 1 },
     net: Decimal::ZERO,

@@ -86,11 +86,16 @@ fn serve() -> i32 {
                     max_unzipped_bytes: req.max_unzipped_bytes,
                     ..ReadLimits::default()
                 },
-                // The parent folds what it gets back.
-                payments: super::PaymentRows::Table,
+                // Payments folded here when the run only needs the fold (far less to
+                // send back); else the rows come back and the parent folds them.
+                payments: if req.fold_payments {
+                    super::PaymentRows::Fold
+                } else {
+                    super::PaymentRows::Table
+                },
             };
             let matcher = Matcher::new(&opts.datasets);
-            parse_bytes(&req.name, &req.display, &bytes, &opts, &matcher)
+            parse_bytes(&req.name, &req.display, &bytes, &opts, &matcher).map(|p| p.folded(&opts))
         }
     };
     let out = wire::encode_answer(&answer);
@@ -123,6 +128,7 @@ pub fn read_in_child(
         districts: opts.districts.clone(),
         datasets: opts.datasets.clone(),
         max_rows: limits.max_rows,
+        fold_payments: opts.payments == super::PaymentRows::Fold,
         max_unzipped_bytes: limits.max_unzipped_bytes,
     });
     let memory = limits.parse_memory_bytes;

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
+use super::fold::{self, HouseholdMonth, MonthFold};
+use super::ids::IdList;
 use super::issue::{Issue, RejectReason, RowLocation, SkipReason};
 use super::limits::Exceeded;
 use super::sheet::{Part, PeriodKey};
@@ -27,6 +29,8 @@ pub struct Request {
     pub datasets: Vec<Arc<DatasetSpec>>,
     pub max_rows: u64,
     pub max_unzipped_bytes: u64,
+    /// Fold `utbetalningar` in the child (`PaymentRows::Fold`) instead of sending rows.
+    pub fold_payments: bool,
 }
 
 /// The answer was cut off or is not ours.
@@ -231,6 +235,7 @@ pub fn encode_request(r: &Request) -> Vec<u8> {
     }
     w.u64(r.max_rows);
     w.u64(r.max_unzipped_bytes);
+    w.u8(u8::from(r.fold_payments));
     w.0
 }
 
@@ -271,6 +276,7 @@ pub fn decode_request(b: &[u8]) -> Res<Request> {
     }
     let max_rows = r.u64()?;
     let max_unzipped_bytes = r.u64()?;
+    let fold_payments = r.u8()? != 0;
     r.end()?;
     Ok(Request {
         key,
@@ -281,6 +287,7 @@ pub fn decode_request(b: &[u8]) -> Res<Request> {
         datasets,
         max_rows,
         max_unzipped_bytes,
+        fold_payments,
     })
 }
 
@@ -770,9 +777,123 @@ pub fn encode_answer(a: &Result<Parsed, SkipReason>) -> Vec<u8> {
             for i in &p.issues {
                 encode_issue(&mut w, i);
             }
+            w.len(p.payments.len());
+            for f in &p.payments {
+                encode_fold(&mut w, f);
+            }
+            encode_ids(&mut w, &p.household_ids);
         }
     }
     w.0
+}
+
+fn encode_household_month(w: &mut W, hm: &HouseholdMonth) {
+    w.u32(hm.household);
+    w.u32(month_code(Some(hm.month)));
+    w.0.extend_from_slice(&hm.net.serialize());
+    w.u32(hm.adults);
+    w.u32(hm.children);
+    w.u32(hm.young);
+    w.u32(hm.reason_code());
+    w.u8(u8::from(hm.unemployed) | (u8::from(hm.jobbtorg) << 1));
+}
+
+/// Bytes of one household-month on the wire.
+const HOUSEHOLD_MONTH_BYTES: usize = 4 + 4 + 16 + 4 * 4 + 1;
+
+fn decode_household_month(r: &mut R, symbols: usize) -> Res<HouseholdMonth> {
+    let household = r.u32()?;
+    let month = month_of(r.u32()?).ok_or(WireError)?;
+    let net = Decimal::deserialize(r.arr::<16>()?);
+    let (adults, children, young) = (r.u32()?, r.u32()?, r.u32()?);
+    let reason = r.u32()?;
+    if reason != NONE_U32 && reason as usize >= symbols {
+        return Err(WireError);
+    }
+    let flags = r.u8()?;
+    let mut hm = fold::EMPTY;
+    hm.household = household;
+    hm.month = month;
+    hm.net = net;
+    (hm.adults, hm.children, hm.young) = (adults, children, young);
+    hm.unemployed = flags & 1 != 0;
+    hm.jobbtorg = flags & 2 != 0;
+    hm.set_reason_code(reason);
+    Ok(hm)
+}
+
+fn encode_fold(w: &mut W, f: &MonthFold) {
+    w.u32(month_code(Some(f.month)));
+    w.len(f.rows);
+    w.len(f.households.len());
+    for (hm, d) in f.households.iter().zip(&f.districts) {
+        encode_household_month(w, hm);
+        w.u32(d.0);
+    }
+    w.len(f.across.len());
+    for hm in &f.across {
+        encode_household_month(w, hm);
+    }
+    w.len(f.rows_by_district.len());
+    for (d, n) in &f.rows_by_district {
+        w.u32(d.0);
+        w.len(*n);
+    }
+}
+
+/// A fold of a file with `symbols` symbols; every symbol it names must be one of them.
+fn decode_fold(r: &mut R, symbols: usize) -> Res<MonthFold> {
+    let sym = |s: u32| {
+        if (s as usize) < symbols {
+            Ok(Sym(s))
+        } else {
+            Err(WireError)
+        }
+    };
+    let month = month_of(r.u32()?).ok_or(WireError)?;
+    let rows = usize::try_from(r.u64()?).map_err(|_| WireError)?;
+    let mut f = MonthFold::empty(month, rows);
+    let n = r.len(HOUSEHOLD_MONTH_BYTES + 4)?;
+    f.households.reserve_exact(n);
+    f.districts.reserve_exact(n);
+    for _ in 0..n {
+        f.households.push(decode_household_month(r, symbols)?);
+        f.districts.push(sym(r.u32()?)?);
+    }
+    let n = r.len(HOUSEHOLD_MONTH_BYTES)?;
+    f.across = (0..n)
+        .map(|_| decode_household_month(r, symbols))
+        .collect::<Res<_>>()?;
+    let n = r.len(12)?;
+    f.rows_by_district = (0..n)
+        .map(|_| {
+            let d = sym(r.u32()?)?;
+            let rows = usize::try_from(r.u64()?).map_err(|_| WireError)?;
+            Ok((d, rows))
+        })
+        .collect::<Res<_>>()?;
+    Ok(f)
+}
+
+fn encode_ids(w: &mut W, ids: &IdList) {
+    w.len(ids.packed.len());
+    for k in &ids.packed {
+        w.0.extend_from_slice(&k.to_le_bytes());
+    }
+    w.strs(&ids.long);
+}
+
+fn decode_ids(r: &mut R) -> Res<IdList> {
+    let n = r.len(16)?;
+    let packed = (0..n)
+        .map(|_| Ok(u128::from_le_bytes(r.arr::<16>()?)))
+        .collect::<Res<Vec<u128>>>()?;
+    let long = r.strs()?;
+    // Numbers are positions: the lists must be sorted and distinct.
+    if !packed.is_sorted_by(|a, b| a < b) || !long.is_sorted_by(|a, b| a < b) {
+        return Err(WireError);
+    }
+    Ok(IdList { packed, long })
 }
 
 pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
@@ -809,14 +930,19 @@ pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
             let issues = (0..n)
                 .map(|_| decode_issue(&mut r))
                 .collect::<Res<Vec<_>>>()?;
+            let n = r.len(8)?;
+            let payments = (0..n)
+                .map(|_| decode_fold(&mut r, ends.len()))
+                .collect::<Res<Vec<_>>>()?;
+            let household_ids = decode_ids(&mut r)?;
             Ok(Parsed {
                 text,
                 ends,
                 parts,
                 sheets,
                 issues,
-                payments: Vec::new(),
-                household_ids: Default::default(),
+                payments,
+                household_ids,
                 intake: Default::default(),
             })
         }
