@@ -18,7 +18,8 @@ use super::prepare::{Prepared, col};
 use super::{EvalOutcome, Unit};
 use crate::model::{Month, Period, Sym};
 use crate::rules::api::{
-    SetCache, Underlag, figure_from_dynamic, number, reset_missing_datasets, take_missing_datasets,
+    SetCache, Underlag, figure_from_dynamic, number, paid_out, reset_missing_datasets,
+    take_missing_datasets,
 };
 use crate::rules::pack::IndicatorSpec;
 use crate::rules::{RuleError, RulePack};
@@ -420,12 +421,17 @@ impl Folded {
             has_ledger: false,
             has_budget: false,
         };
-        let district_index: HashMap<Sym, usize> = data
-            .districts
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (*d, i))
-            .collect();
+        // District symbol → scope by the symbol's number (a lookup per ledger line); a
+        // district listed twice is its last scope.
+        let mut scope_of: Vec<Option<usize>> = Vec::new();
+        for (i, d) in data.districts.iter().enumerate() {
+            let k = d.0 as usize;
+            if scope_of.len() <= k {
+                scope_of.resize(k + 1, None);
+            }
+            scope_of[k] = Some(i);
+        }
+        let district_index = |d: Sym| scope_of.get(d.0 as usize).copied().flatten();
         let total = data.total_scope();
         // Which leaf a (Konto, Verksamhet) goes to, decided once per distinct pair.
         let mut leaf_of: HashMap<(i64, Option<Sym>), usize> = HashMap::new();
@@ -466,8 +472,8 @@ impl Folded {
          -> Option<(Option<usize>, usize)> {
             let scope = match d {
                 None => None,
-                Some(sym) => match district_index.get(&sym) {
-                    Some(&s) => Some(s),
+                Some(sym) => match district_index(sym) {
+                    Some(s) => Some(s),
                     None => {
                         note(
                             (dataset, UnclaimedReason::OtherDistrict, d, k, v),
@@ -494,12 +500,17 @@ impl Folded {
         {
             let districts = t.text(col::DISTRICT);
             let activities = t.text("Verksamhet");
+            let mut previous_month = None;
             for i in 0..t.len() {
                 let (Some(m), Some(k), Some(a)) = (months[i], accounts[i], amounts[i]) else {
                     continue;
                 };
                 f.has_ledger = true;
-                f.ledger_months.insert(m);
+                // A ledger file is one month: its lines come in runs of the same month.
+                if previous_month != Some(m) {
+                    f.ledger_months.insert(m);
+                    previous_month = Some(m);
+                }
                 let d = districts.and_then(|c| c[i]);
                 let v = activities.and_then(|c| c[i]);
                 let Some((scope, leaf)) = place(LEDGER, d, k, v, a, &|| m.to_string()) else {
@@ -543,7 +554,7 @@ impl Folded {
                 |((dataset, reason, d, k, v), (rows, amount, first, last))| Unclaimed {
                     dataset,
                     reason,
-                    district: d.and_then(|s| district_index.get(&s).copied()),
+                    district: d.and_then(district_index),
                     district_name: d.map(|s| data.interner.resolve(s).to_string()),
                     account: k,
                     activity: v.map(|s| data.interner.resolve(s).to_string()),
@@ -756,9 +767,11 @@ impl Ctx<'_> {
             previous,
             ..Raw::default()
         };
-        if budget_year.is_some() {
-            let input = self.rule_input(label, group, scope, months, budget_year, Some(leaf));
-            match self.call_rule(&layout.periodisation, input) {
+        // Both rules get the same map: built once.
+        let input = (budget_year.is_some() || outcome.is_some())
+            .then(|| self.rule_input(label, group, scope, months, budget_year, Some(leaf)));
+        if let Some(input) = input.as_ref().filter(|_| budget_year.is_some()) {
+            match self.call_rule(&layout.periodisation, input.clone()) {
                 Ok(v) => raw.budget_period = v,
                 Err(e) => {
                     raw.error = true;
@@ -766,8 +779,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        if outcome.is_some() {
-            let input = self.rule_input(label, group, scope, months, budget_year, Some(leaf));
+        if let Some(input) = input.filter(|_| outcome.is_some()) {
             match self.call_rule(&layout.forecast, input) {
                 Ok(v) => raw.forecast = v,
                 Err(e) => {
@@ -1031,10 +1043,16 @@ impl Ctx<'_> {
         let year = self.period.calendar_year();
         let district = self.data.districts.get(scope).map(|_| scope);
         let payments = &self.data.scopes[scope];
-        let mut active: BTreeMap<Month, u32> = BTreeMap::new();
-        for hm in &payments.months {
-            if hm.month.year == year && hm.is_active() {
-                *active.entry(hm.month).or_default() += 1;
+        // The scope is sorted by month: the year is one slice of it.
+        let months = &payments.months;
+        let lo = months.partition_point(|hm| hm.month.year < year);
+        let hi = months.partition_point(|hm| hm.month.year <= year).max(lo);
+        let mut active = [0u32; 12];
+        for hm in &months[lo..hi] {
+            if paid_out(hm)
+                && let Some(n) = active.get_mut(usize::from(hm.month.month).wrapping_sub(1))
+            {
+                *n += 1;
             }
         }
         // Cumulative periodised budget, month by month; the month's budget is the step.
@@ -1073,7 +1091,7 @@ impl Ctx<'_> {
                 let month = Month { year, month: mo };
                 let reported =
                     self.period.contains(month) && self.data.months_present.contains(&month);
-                let households = match active.get(&month).copied().unwrap_or(0) {
+                let households = match active[usize::from(mo) - 1] {
                     _ if !reported => Shown::Missing,
                     n if threshold.is_some_and(|t| n > 0 && Decimal::from(n) < t) => {
                         Shown::Suppressed

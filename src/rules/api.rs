@@ -232,9 +232,15 @@ fn active_between(data: &Prepared, scope: usize, start: Month, end: Month) -> Ve
     let lo = months.partition_point(|hm| hm.month < start);
     let hi = months.partition_point(|hm| hm.month <= end).max(lo);
     (lo..hi)
-        .filter(|&i| months[i].is_active())
+        .filter(|&i| paid_out(&months[i]))
         .map(|i| i as u32)
         .collect()
+}
+
+/// `hm.is_active()`, net paid > 0, decided from the sign and the mantissa instead of a
+/// `Decimal` comparison (which aligns scales first): scanned millions of times per run.
+pub fn paid_out(hm: &HouseholdMonth) -> bool {
+    hm.net.is_sign_positive() && !hm.net.is_zero()
 }
 
 /// A set of household-months: ascending indices into the scope's sorted vector, and its
@@ -256,26 +262,79 @@ struct Groups {
 }
 
 impl Groups {
+    /// Groups `indices` (ascending) by household: equal to a stable sort of the indices by
+    /// household. Households are numbered densely in practice, so most sets are grouped by
+    /// counting (one pass to count, one to place); a set whose households span a range much
+    /// wider than the set is radix sorted instead. Either way no comparison sort: the
+    /// total's set holds a million household-months.
     fn build(indices: &[u32], months: &[HouseholdMonth]) -> Groups {
-        let mut pairs: Vec<(u32, u32)> = indices
+        let households: Vec<u32> = indices
             .iter()
-            .map(|&i| (months[i as usize].household, i))
+            .map(|&i| months[i as usize].household)
             .collect();
-        // A stable sort by household: the pairs come as one ascending run per month (the
-        // scope is sorted by month, then household), which a merge sort only has to merge,
-        // and the indices of a household stay ascending.
-        // On one core: the other is busy with other scopes, and rayon's merge sort does
-        // not use the runs.
-        pairs.sort_by_key(|&(household, _)| household);
+        let (Some(&low), Some(&high)) = (households.iter().min(), households.iter().max()) else {
+            return Groups {
+                order: Vec::new(),
+                bounds: vec![0],
+            };
+        };
+        let range = (high - low) as usize + 1;
+        if range <= 2 * indices.len() + 1024 {
+            Groups::by_counting(indices, &households, low, range)
+        } else {
+            Groups::by_radix(indices, &households)
+        }
+    }
+
+    /// A counting sort over the households' range `low..low + range`.
+    fn by_counting(indices: &[u32], households: &[u32], low: u32, range: usize) -> Groups {
+        let mut next = vec![0u32; range];
+        for &h in households {
+            next[(h - low) as usize] += 1;
+        }
+        // Each household's first slot in `order`, and the runs' bounds, in household order.
         let mut bounds = Vec::new();
-        for (k, pair) in pairs.iter().enumerate() {
-            if k == 0 || pairs[k - 1].0 != pair.0 {
+        let mut start = 0u32;
+        for slot in next.iter_mut() {
+            let n = *slot;
+            if n > 0 {
+                bounds.push(start);
+            }
+            *slot = start;
+            start += n;
+        }
+        bounds.push(start);
+        let mut order = vec![0u32; indices.len()];
+        for (&i, &h) in indices.iter().zip(households) {
+            let slot = &mut next[(h - low) as usize];
+            order[*slot as usize] = i;
+            *slot += 1;
+        }
+        Groups { order, bounds }
+    }
+
+    /// A radix sort of (household, index) keys, for households spread over a wide range.
+    fn by_radix(indices: &[u32], households: &[u32]) -> Groups {
+        // Household in the high half, index in the low: sorting the keys by the high half
+        // keeps the indices of a household in the set's order.
+        let mut keys: Vec<u64> = indices
+            .iter()
+            .zip(households)
+            .map(|(&i, &h)| (u64::from(h) << 32) | u64::from(i))
+            .collect();
+        sort_by_high_half(&mut keys);
+        let mut bounds = Vec::new();
+        let mut previous = None;
+        for (k, key) in keys.iter().enumerate() {
+            let household = (key >> 32) as u32;
+            if previous != Some(household) {
                 bounds.push(k as u32);
+                previous = Some(household);
             }
         }
-        bounds.push(pairs.len() as u32);
+        bounds.push(keys.len() as u32);
         Groups {
-            order: pairs.into_iter().map(|(_, i)| i).collect(),
+            order: keys.into_iter().map(|key| key as u32).collect(),
             bounds,
         }
     }
@@ -290,6 +349,52 @@ impl Groups {
             .windows(2)
             .map(|w| &self.order[w[0] as usize..w[1] as usize])
     }
+}
+
+/// Sorts keys by their high 32 bits, stably: a least-significant-digit radix sort over
+/// only as many bits as the largest key has (households are numbered from zero, so
+/// usually two passes). Small inputs go to the standard stable sort.
+fn sort_by_high_half(keys: &mut Vec<u64>) {
+    const DIGIT_BITS: u32 = 11;
+    if keys.len() < 1 << 12 {
+        keys.sort_by_key(|key| key >> 32);
+        return;
+    }
+    let max = keys.iter().map(|key| key >> 32).max().unwrap_or(0);
+    let bits = u64::BITS - max.leading_zeros();
+    let passes = bits.div_ceil(DIGIT_BITS);
+    if passes == 0 {
+        return;
+    }
+    let width = bits.div_ceil(passes);
+    let mask = (1u64 << width) - 1;
+    let mut from = std::mem::take(keys);
+    let mut to = vec![0u64; from.len()];
+    let mut counts = vec![0usize; 1 << width];
+    for pass in 0..passes {
+        let shift = 32 + pass * width;
+        counts.fill(0);
+        for key in &from {
+            counts[((key >> shift) & mask) as usize] += 1;
+        }
+        if counts.contains(&from.len()) {
+            // Every key has the same digit: this pass would not move anything.
+            continue;
+        }
+        let mut start = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = start;
+            start += n;
+        }
+        for &key in &from {
+            let slot = &mut counts[((key >> shift) & mask) as usize];
+            to[*slot] = key;
+            *slot += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    *keys = from;
 }
 
 impl Selection {
@@ -936,23 +1041,29 @@ impl Hushallsmanader {
     fn at_least_months(&self, n: INT) -> Hushallsmanader {
         let groups = self.groups();
         let enough = |run: &&[u32]| run.len() as INT >= n;
-        let mut keep = vec![false; self.months().len()];
+        // The kept indices as bits over the span of the set (not over the whole scope:
+        // the total's is millions long).
+        let indices = &self.selection.indices;
+        let first = indices.first().copied().unwrap_or(0);
+        let span = indices
+            .last()
+            .map_or(0, |&last| (last - first) as usize + 1);
+        let mut keep = vec![0u64; span.div_ceil(64)];
         let mut order = Vec::new();
         let mut bounds = vec![0u32];
         for run in groups.runs().filter(enough) {
             for &i in run {
-                keep[i as usize] = true;
+                let bit = (i - first) as usize;
+                keep[bit / 64] |= 1 << (bit % 64);
             }
             order.extend_from_slice(run);
             bounds.push(order.len() as u32);
         }
-        let indices = self
-            .selection
-            .indices
-            .iter()
-            .copied()
-            .filter(|&i| keep[i as usize])
-            .collect();
+        let kept = |i: u32| {
+            let bit = (i - first) as usize;
+            keep[bit / 64] & (1 << (bit % 64)) != 0
+        };
+        let indices = indices.iter().copied().filter(|&i| kept(i)).collect();
         let households = OnceLock::new();
         let _ = households.set(Groups { order, bounds });
         Hushallsmanader {
@@ -1398,6 +1509,112 @@ mod cache_tests {
                 assert_eq!(inherited.bounds, built.bounds);
             }
         }
+    }
+
+    /// Groups as the plain definition makes them: indices by household, then ascending.
+    fn plain_groups(indices: &[u32], households: &[u32]) -> (Vec<u32>, Vec<u32>) {
+        let mut by: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (&i, &h) in indices.iter().zip(households) {
+            by.entry(h).or_default().push(i);
+        }
+        let mut order = Vec::new();
+        let mut bounds = vec![0u32];
+        for run in by.values() {
+            order.extend_from_slice(run);
+            bounds.push(order.len() as u32);
+        }
+        (order, bounds)
+    }
+
+    /// A deterministic spread of households: `n` household-months of about `n / 3`
+    /// households numbered from `base` with gaps of `step`.
+    fn households(n: usize, base: u32, step: u32) -> (Vec<u32>, Vec<u32>) {
+        let indices: Vec<u32> = (0..n as u32).map(|i| i * 2 + 1).collect();
+        let households = (0..n as u32)
+            .map(|i| base + (i.wrapping_mul(2_654_435_761) % (n as u32 / 3 + 1)) * step)
+            .collect();
+        (indices, households)
+    }
+
+    #[test]
+    fn counting_and_radix_grouping_equal_the_plain_grouping() {
+        for (n, base, step) in [
+            (0, 0, 1),
+            (1, 7, 1),
+            (5, 0, 1),
+            (3000, 0, 1),
+            (5000, 100, 1),
+            (50_000, 0, 1),
+            (50_000, 1_000_000, 997),
+            (20_000, u32::MAX - 20_000 * 5, 3),
+        ] {
+            let (indices, households) = households(n, base, step);
+            let (order, bounds) = plain_groups(&indices, &households);
+            let radix = Groups::by_radix(&indices, &households);
+            assert_eq!(radix.order, order, "radix, n = {n}, step = {step}");
+            assert_eq!(radix.bounds, bounds, "radix, n = {n}, step = {step}");
+            if let (Some(&low), Some(&high)) = (households.iter().min(), households.iter().max()) {
+                let range = (high - low) as usize + 1;
+                let counted = Groups::by_counting(&indices, &households, low, range);
+                assert_eq!(counted.order, order, "counting, n = {n}, step = {step}");
+                assert_eq!(counted.bounds, bounds, "counting, n = {n}, step = {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn grouping_a_scope_equals_the_plain_grouping() {
+        let data = data();
+        for scope in 0..=data.total_scope() {
+            let months = &data.scopes[scope].months;
+            let every: Vec<u32> = (0..months.len() as u32).collect();
+            let odd: Vec<u32> = every.iter().copied().filter(|i| i % 3 != 1).collect();
+            for indices in [every, odd, Vec::new()] {
+                let households: Vec<u32> = indices
+                    .iter()
+                    .map(|&i| months[i as usize].household)
+                    .collect();
+                let (order, bounds) = plain_groups(&indices, &households);
+                let built = Groups::build(&indices, months);
+                assert_eq!(built.order, order, "scope {scope}");
+                assert_eq!(built.bounds, bounds, "scope {scope}");
+            }
+        }
+    }
+
+    #[test]
+    fn radix_sort_equals_the_stable_sort() {
+        for (n, shift) in [(10_000usize, 0u32), (10_000, 9), (70_000, 13), (5000, 31)] {
+            let keys: Vec<u64> = (0..n as u64)
+                .map(|i| {
+                    let high = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) << shift;
+                    ((high & 0xFFFF_FFFF) << 32) | i
+                })
+                .collect();
+            let mut plain = keys.clone();
+            plain.sort_by_key(|k| k >> 32);
+            let mut radix = keys;
+            sort_by_high_half(&mut radix);
+            assert_eq!(radix, plain, "n = {n}, shift = {shift}");
+        }
+    }
+
+    #[test]
+    fn paid_out_is_net_above_zero() {
+        let data = data();
+        let Some(&template) = data.scopes[0].months.first() else {
+            panic!("fixture has household-months");
+        };
+        for net in [
+            "0", "0.00", "-0", "-0.00", "0.01", "-0.01", "1200.25", "-150.50",
+        ] {
+            let mut hm = template;
+            hm.net = net.parse().unwrap_or_default();
+            assert_eq!(paid_out(&hm), hm.is_active(), "{net}");
+        }
+        let mut hm = template;
+        hm.net = -Decimal::ZERO;
+        assert_eq!(paid_out(&hm), hm.is_active());
     }
 
     #[test]
