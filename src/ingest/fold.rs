@@ -394,6 +394,12 @@ pub(super) const EMPTY: HouseholdMonth = HouseholdMonth {
     jobbtorg: false,
 };
 
+thread_local! {
+    /// The intake vectors of the reader thread's last file, for its next one.
+    static SPARE: std::cell::Cell<(Vec<RowKey>, Vec<Payment>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
 /// The payment rows of one file as they are read, when they are folded and not kept
 /// (`PaymentRows::Fold`): a sort key and the fold's fields per row, no table, and no
 /// household id interned as text.
@@ -426,8 +432,10 @@ impl PaymentIntake {
             None => (u128::from(LONG_ID) << 64) | u128::from(self.long_ids.intern(id).0),
         };
         if self.rows.capacity() == 0 {
-            self.keys.reserve_exact(self.expected);
-            self.rows.reserve_exact(self.expected);
+            // The vectors of the thread's previous file, if any (already written pages).
+            (self.keys, self.rows) = SPARE.take();
+            self.keys.reserve(self.expected);
+            self.rows.reserve(self.expected);
         }
         let row = self.rows.len() as u32;
         self.keys.push(RowKey::new(month, district, key, row));
@@ -453,7 +461,7 @@ impl PaymentIntake {
     pub fn fold(self) -> (Vec<MonthFold>, IdList) {
         let PaymentIntake {
             mut keys,
-            rows,
+            mut rows,
             long_ids,
             ..
         } = self;
@@ -487,6 +495,9 @@ impl PaymentIntake {
             .collect();
         // Keys sorted by id: the kth distinct id is number k.
         let folds = fold_sorted(&keys, &rows, row_counts, &|_, k| k);
+        keys.clear();
+        rows.clear();
+        SPARE.set((keys, rows));
         (folds, list)
     }
 }

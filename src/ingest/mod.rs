@@ -507,12 +507,26 @@ fn read_one(f: &Listed, opts: &IngestOptions, matcher: &Matcher) -> Result<Parse
     if let Some(exe) = isolate::child_for(&extension(&f.name)) {
         return isolate::read_in_child(exe, &f.path, &f.name, &f.display, opts);
     }
-    match std::fs::read(&f.path) {
-        Err(e) => Err(SkipReason::Io {
-            detail: e.kind().to_string(),
-        }),
-        Ok(bytes) => parse_bytes(&f.name, &f.display, &bytes, opts, matcher),
-    }
+    // One buffer per reader thread for every file it reads: fresh pages for each file
+    // would cost the system more than the copy.
+    FILE_BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        let read = std::fs::File::open(&f.path).and_then(|mut file| {
+            bytes.reserve(usize::try_from(f.size).unwrap_or(0));
+            file.read_to_end(bytes)
+        });
+        match read {
+            Err(e) => Err(SkipReason::Io {
+                detail: e.kind().to_string(),
+            }),
+            Ok(_) => parse_bytes(&f.name, &f.display, bytes, opts, matcher),
+        }
+    })
+}
+
+thread_local! {
+    /// A reader thread's buffer for the bytes of the file it reads.
+    static FILE_BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Reads one file given as bytes (for tests and for callers that already hold the bytes),
