@@ -340,21 +340,44 @@ fn build_scopes(
             // file): usually only the total's months need sorting, each on its own.
             let key = |hm: &HouseholdMonth| (hm.month, hm.household);
             if !months.is_sorted_by_key(key) {
+                let top = months.iter().map(|hm| hm.household).max().unwrap_or(0);
                 months
                     .par_chunk_by_mut(|a, b| a.month == b.month)
-                    .for_each(|m| m.sort_unstable_by_key(key));
+                    .for_each(|m| sort_by_household(m, top));
                 if !months.is_sorted_by_key(key) {
                     months.par_sort_unstable_by_key(key);
                 }
             }
-            let mut paid: BTreeMap<Month, Decimal> = BTreeMap::new();
-            for hm in &months {
-                *paid.entry(hm.month).or_default() += hm.net;
-            }
+            let paid = months
+                .chunk_by(|a, b| a.month == b.month)
+                .map(|m| (m[0].month, m.iter().map(|hm| hm.net).sum()))
+                .collect();
             PaymentScope { months, paid }
         })
         .collect();
     (scopes, months_present)
+}
+
+/// Sorts one month of a scope by household number (at most `top`). A household is in a
+/// month once, so a pass over the numbers puts them in order without comparisons; when
+/// one is there twice, an ordinary sort does it.
+fn sort_by_household(month: &mut [HouseholdMonth], top: u32) {
+    const NOWHERE: u32 = u32::MAX;
+    let mut at = vec![NOWHERE; top as usize + 1];
+    for (i, hm) in month.iter().enumerate() {
+        let slot = &mut at[hm.household as usize];
+        if *slot != NOWHERE {
+            month.sort_unstable_by_key(|hm| hm.household);
+            return;
+        }
+        *slot = i as u32;
+    }
+    let sorted: Vec<HouseholdMonth> = at
+        .into_iter()
+        .filter(|&i| i != NOWHERE)
+        .map(|i| month[i as usize])
+        .collect();
+    month.copy_from_slice(&sorted);
 }
 
 fn fold_population(t: &Table) -> BTreeMap<i32, HashMap<Sym, Population>> {
@@ -382,4 +405,31 @@ fn fold_population(t: &Table) -> BTreeMap<i32, HashMap<Sym, Population>> {
         merge(&mut p.adults, get(col::POP_ADULTS, i));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_sort_by_household_with_and_without_repeats() {
+        let m = Month::new(2019, 1).unwrap();
+        let hm = |household: u32, net: i64| HouseholdMonth {
+            household,
+            net: Decimal::from(net),
+            ..HouseholdMonth::test(m)
+        };
+        let mut once = vec![hm(7, 1), hm(0, 2), hm(3, 3), hm(9, 4)];
+        sort_by_household(&mut once, 9);
+        let got: Vec<(u32, Decimal)> = once.iter().map(|h| (h.household, h.net)).collect();
+        let want: Vec<(u32, Decimal)> = [(0, 2), (3, 3), (7, 1), (9, 4)]
+            .iter()
+            .map(|&(h, n)| (h, Decimal::from(n)))
+            .collect();
+        assert_eq!(got, want);
+        let mut twice = vec![hm(5, 1), hm(2, 2), hm(5, 3)];
+        sort_by_household(&mut twice, 5);
+        assert!(twice.is_sorted_by_key(|h| h.household));
+        assert_eq!(twice.len(), 3);
+    }
 }

@@ -66,6 +66,12 @@ impl HouseholdMonth {
         (self.reason != NO_REASON).then_some(Sym(self.reason))
     }
 
+    /// An empty household-month of household 0 (tests build others from it).
+    #[cfg(test)]
+    pub fn test(month: Month) -> HouseholdMonth {
+        HouseholdMonth { month, ..EMPTY }
+    }
+
     /// The reason as the wire carries it (a symbol's number or `u32::MAX`).
     pub(super) fn reason_code(&self) -> u32 {
         self.reason
