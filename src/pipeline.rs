@@ -471,9 +471,12 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
         generated_by: format!("utfall {}", env!("CARGO_PKG_VERSION")),
     };
     // The household-months and tables are no longer needed: the workbooks are made from
-    // the evaluation alone, and at national scale the data is the larger part.
-    drop(session);
-    release_free_memory();
+    // the evaluation alone, and at national scale the data is the larger part. Freeing
+    // millions of allocations takes a while: another thread does it while rendering.
+    let freeing = std::thread::spawn(move || {
+        drop(session);
+        release_free_memory();
+    });
 
     let Some(output_dir) = &config.output_dir else {
         log.info(&format!(
@@ -492,6 +495,8 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
 
     log.stage("writing workbooks");
     let written = write_outputs(output_dir, &outcome, &control, &log)?;
+    // Nothing of it can fail; waiting only keeps the process's peak memory honest.
+    let _ = freeing.join();
     log.stage("written");
     log.info(&format!(
         "wrote {} files to {} (period {})",

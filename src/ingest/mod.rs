@@ -403,10 +403,14 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
     }
     listed.sort_by(|a, b| a.newness().cmp(&b.newness()));
 
-    // Hash every export first: of byte-identical files only the newest is parsed. A file
-    // over the size limit is neither hashed nor parsed.
+    // Hash every export that has another of its size first: of byte-identical files only
+    // the newest is parsed. A file over the size limit is neither hashed nor parsed.
     let max_bytes = opts.limits.max_file_bytes;
-    let hashes: Vec<Option<Result<[u8; 32], SkipReason>>> = listed
+    let mut same_size: HashMap<u64, usize> = HashMap::new();
+    for f in listed.iter().filter(|f| is_export(&f.name)) {
+        *same_size.entry(f.size).or_default() += 1;
+    }
+    let hashes: Vec<Option<Result<Option<[u8; 32]>, SkipReason>>> = listed
         .par_iter()
         .map(|f| {
             is_export(&f.name).then(|| {
@@ -418,7 +422,10 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
                         },
                     });
                 }
-                hash_file(&f.path).map_err(|e| SkipReason::Io {
+                if same_size.get(&f.size).is_none_or(|&n| n < 2) {
+                    return Ok(None); // no other file can be a copy of it
+                }
+                hash_file(&f.path).map(Some).map_err(|e| SkipReason::Io {
                     detail: e.kind().to_string(),
                 })
             })
@@ -427,7 +434,7 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
     let mut owner: HashMap<[u8; 32], usize> = HashMap::new();
     let mut duplicate_of: Vec<Option<usize>> = vec![None; listed.len()];
     for (i, h) in hashes.iter().enumerate().rev() {
-        if let Some(Ok(hash)) = h {
+        if let Some(Ok(Some(hash))) = h {
             match owner.get(hash) {
                 Some(&o) => duplicate_of[i] = Some(o),
                 None => {
