@@ -3,6 +3,7 @@
 //! district, and the other datasets shared behind `Arc`s. Scripts never see single rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
@@ -279,74 +280,139 @@ fn build_scopes(
         by_sym[k] = Some(i);
     }
     let index = |d: &Sym| by_sym.get(d.0 as usize).copied().flatten();
-    let mut months_present = BTreeSet::new();
-    // Exact sizes first: at national scale a scope is millions of household-months, and
-    // growing vectors by doubling would hold twice that for a moment.
-    let mut sizes = vec![0usize; n + 1];
-    for f in &payments {
-        for d in &f.districts {
-            if let Some(di) = index(d) {
-                sizes[di] += 1;
-                sizes[n] += 1;
+    let months_present: BTreeSet<Month> = payments
+        .iter()
+        .filter(|f| !f.households.is_empty())
+        .map(|f| f.month)
+        .collect();
+    // Each fold's runs of one report district (a fold holds a district's household-months
+    // together, in household order): (scope, range in the fold).
+    let runs: Vec<Vec<(usize, Range<usize>)>> = payments
+        .par_iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            let mut start = 0;
+            for run in f.districts.chunk_by(|a, b| a == b) {
+                let end = start + run.len();
+                if let Some(di) = index(&run[0]) {
+                    out.push((di, start..end));
+                }
+                start = end;
             }
-        }
-    }
-    let mut by_scope: Vec<Vec<HouseholdMonth>> =
-        sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
-    // Ids per district: one number per (district, id), numbered in that order.
+            out
+        })
+        .collect();
+    // Ids per district: one number per (district, id), numbered in that order (so a
+    // district's household-months stay in household order).
     let mut per_district: HashMap<(usize, u32), u32> = HashMap::new();
     if identity == HouseholdIdentity::PerDistrict {
         let mut keys: Vec<(usize, u32)> = payments
             .iter()
-            .flat_map(|f| f.households.iter().zip(&f.districts))
-            .filter_map(|(hm, d)| Some((index(d)?, hm.household)))
+            .zip(&runs)
+            .flat_map(|(f, r)| {
+                r.iter().flat_map(|(di, range)| {
+                    f.households[range.clone()]
+                        .iter()
+                        .map(move |hm| (*di, hm.household))
+                })
+            })
             .collect();
         keys.sort_unstable();
         keys.dedup();
         per_district = keys.into_iter().zip(0u32..).collect();
     }
-    for f in payments {
-        if !f.households.is_empty() {
-            months_present.insert(f.month);
+    let renumbered = |di: usize, hm: &HouseholdMonth| {
+        let mut hm = *hm;
+        if identity == HouseholdIdentity::PerDistrict
+            && let Some(&k) = per_district.get(&(di, hm.household))
+        {
+            hm.household = k;
         }
-        let across: HashSet<u32> = f.across.iter().map(|hm| hm.household).collect();
-        for (mut hm, d) in f.households.into_iter().zip(f.districts) {
-            let Some(di) = index(&d) else { continue };
-            match identity {
-                HouseholdIdentity::Global => {
-                    if across.is_empty() || !across.contains(&hm.household) {
-                        by_scope[n].push(hm);
-                    }
-                }
-                HouseholdIdentity::PerDistrict => {
-                    // Always there: the keys were taken from these household-months.
-                    if let Some(&k) = per_district.get(&(di, hm.household)) {
-                        hm.household = k;
-                    }
-                    by_scope[n].push(hm);
-                }
-            }
-            by_scope[di].push(hm);
-        }
-        if identity == HouseholdIdentity::Global {
-            by_scope[n].extend(f.across);
+        hm
+    };
+    // Exact sizes first: a national scope is millions of household-months, and growing
+    // vectors by doubling would hold twice that for a moment.
+    let global = identity == HouseholdIdentity::Global;
+    let mut sizes = vec![0usize; n];
+    for r in &runs {
+        for (di, range) in r {
+            sizes[*di] += range.len();
         }
     }
+    let mut by_scope: Vec<Vec<HouseholdMonth>> =
+        sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
+    // With global ids a household with rows in several districts in a month is one
+    // household-month of the total over all of them.
+    let across: Vec<HashSet<u32>> = payments
+        .iter()
+        .map(|f| f.across.iter().map(|hm| hm.household).collect())
+        .collect();
+    let total_size: usize = payments
+        .par_iter()
+        .zip(&runs)
+        .zip(&across)
+        .map(|((f, r), across)| {
+            let own: usize = r
+                .iter()
+                .map(|(_, range)| match across.is_empty() || !global {
+                    true => range.len(),
+                    false => f.households[range.clone()]
+                        .iter()
+                        .filter(|hm| !across.contains(&hm.household))
+                        .count(),
+                })
+                .sum();
+            own + if global { f.across.len() } else { 0 }
+        })
+        .sum();
+    let mut total: Vec<HouseholdMonth> = Vec::with_capacity(total_size);
+    // A month at a time, each fold freed once copied: its districts' runs on both cores,
+    // then its month of the total.
+    for ((f, r), across) in payments.into_iter().zip(runs).zip(across) {
+        let mut range_of: Vec<Option<Range<usize>>> = vec![None; n];
+        for (di, range) in r.iter() {
+            range_of[*di] = Some(range.clone());
+        }
+        let districts = || {
+            by_scope
+                .par_iter_mut()
+                .zip(range_of)
+                .enumerate()
+                .for_each(|(di, (v, range))| {
+                    if let Some(range) = range {
+                        v.extend(f.households[range].iter().map(|hm| renumbered(di, hm)));
+                    }
+                })
+        };
+        let month_of_total = || {
+            let start = total.len();
+            for (di, range) in &r {
+                total.extend(
+                    f.households[range.clone()]
+                        .iter()
+                        .filter(|hm| !global || !across.contains(&hm.household))
+                        .map(|hm| renumbered(*di, hm)),
+                );
+            }
+            if global {
+                total.extend_from_slice(&f.across);
+            }
+            let month = &mut total[start..];
+            let top = month.iter().map(|hm| hm.household).max().unwrap_or(0);
+            sort_by_household(month, top);
+        };
+        rayon::join(districts, month_of_total);
+    }
+    by_scope.push(total);
     let scopes = by_scope
         .into_par_iter()
         .map(|mut months| {
-            // Months come in order, and a district's household-months in each month's
-            // fold in household order (household numbers follow the ids' order in every
-            // file): usually only the total's months need sorting, each on its own.
+            // Months come in order, and each month in household order (household numbers
+            // follow the ids' order in every file); a fold read some other way (a table
+            // folded here) may not be.
             let key = |hm: &HouseholdMonth| (hm.month, hm.household);
             if !months.is_sorted_by_key(key) {
-                let top = months.iter().map(|hm| hm.household).max().unwrap_or(0);
-                months
-                    .par_chunk_by_mut(|a, b| a.month == b.month)
-                    .for_each(|m| sort_by_household(m, top));
-                if !months.is_sorted_by_key(key) {
-                    months.par_sort_unstable_by_key(key);
-                }
+                months.par_sort_unstable_by_key(key);
             }
             let paid = months
                 .chunk_by(|a, b| a.month == b.month)

@@ -60,6 +60,13 @@ pub struct HouseholdMonth {
 /// `HouseholdMonth::reason` when no row gave one.
 const NO_REASON: u32 = u32::MAX;
 
+impl Default for HouseholdMonth {
+    /// Household 0 in month 0-01 with nothing paid (a placeholder to overwrite).
+    fn default() -> HouseholdMonth {
+        EMPTY
+    }
+}
+
 impl HouseholdMonth {
     /// `Arbetslöshet` when any row says so, else the first row's reason.
     pub fn reason(&self) -> Option<Sym> {
