@@ -480,10 +480,10 @@ mod tests {
     #[test]
     fn months_sort_by_household_with_and_without_repeats() {
         let m = Month::new(2019, 1).unwrap();
-        let hm = |household: u32, net: i64| HouseholdMonth {
-            household,
-            net: Decimal::from(net),
-            ..HouseholdMonth::test(m)
+        let hm = |household: u32, net: i64| {
+            let mut h = HouseholdMonth::test(m);
+            (h.household, h.net) = (household, Decimal::from(net));
+            h
         };
         let mut once = vec![hm(7, 1), hm(0, 2), hm(3, 3), hm(9, 4)];
         sort_by_household(&mut once, 9);

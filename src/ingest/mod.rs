@@ -41,7 +41,7 @@ pub use reexport::summarise as summarise_replacements;
 pub use schema::{norm as normalise_header, standard_datasets};
 
 use crate::model::{ColumnData, DatasetSpec, Date, FileId, Interner, Month, RowOrigin, Sym, Table};
-use fold::{MonthFold, PaymentIntake};
+use fold::MonthFold;
 use ids::{IdList, RunIds};
 use schema::Matcher;
 use sheet::{FileContents, FileCtx, Part};
@@ -273,12 +273,14 @@ struct Parsed {
     payments: Vec<MonthFold>,
     /// The file's household ids, in the order of its household numbers.
     household_ids: IdList,
-    /// Payment rows taken for the fold while read (`PaymentRows::Fold`).
-    intake: PaymentIntake,
 }
 
 impl Parsed {
     fn from(c: FileContents) -> Parsed {
+        let (payments, household_ids) = match c.payments.is_empty() {
+            true => Default::default(),
+            false => c.payments.fold(),
+        };
         let n = c.interner.len();
         let mut text = String::new();
         let mut ends = Vec::with_capacity(n);
@@ -293,9 +295,9 @@ impl Parsed {
             parts: c.parts,
             sheets: c.sheets,
             issues: c.issues,
-            payments: Vec::new(),
-            household_ids: IdList::default(),
-            intake: c.payments,
+            // Payment rows taken while read (`PaymentRows::Fold`) are folded now.
+            payments,
+            household_ids,
         }
     }
 
@@ -312,10 +314,6 @@ impl Parsed {
     /// Folds this file's `utbetalningar` rows into household-months (all its sheets of
     /// payments together), dropping the rows unless they are kept as a table too.
     fn folded(mut self, opts: &IngestOptions) -> Parsed {
-        if !self.intake.is_empty() {
-            (self.payments, self.household_ids) = std::mem::take(&mut self.intake).fold();
-            return self;
-        }
         let Some(d) = opts.datasets.iter().position(|s| s.name == fold::PAYMENTS) else {
             return self;
         };

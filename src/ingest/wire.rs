@@ -943,7 +943,6 @@ pub fn decode_answer(b: &[u8]) -> Res<Result<Parsed, SkipReason>> {
                 issues,
                 payments,
                 household_ids,
-                intake: Default::default(),
             })
         }
         _ => return Err(WireError),
@@ -975,6 +974,44 @@ mod tests {
         let mut r = R::new(&w.0);
         for k in kinds {
             assert_eq!(read_kind(&mut r).ok(), Some(k));
+        }
+    }
+
+    #[test]
+    fn folded_payments_cross_the_wire_and_a_cut_answer_is_an_error() {
+        let m = Month::new(2019, 3).unwrap();
+        let mut hm = fold::EMPTY;
+        (hm.household, hm.month, hm.net, hm.adults, hm.jobbtorg) =
+            (1, m, Decimal::new(-12345, 2), 2, true);
+        hm.set_reason_code(1);
+        let mut across = hm;
+        across.unemployed = true;
+        let mut f = MonthFold::empty(m, 3);
+        f.households = vec![hm, fold::EMPTY];
+        f.districts = vec![Sym(0), Sym(0)];
+        f.across = vec![across];
+        f.rows_by_district = vec![(Sym(0), 3)];
+        let parsed = Parsed {
+            text: "Kommun 001Sjukdom".into(),
+            ends: vec![10, 17],
+            parts: Vec::new(),
+            sheets: Vec::new(),
+            issues: Vec::new(),
+            payments: vec![f.clone()],
+            household_ids: IdList {
+                packed: vec![1, 7],
+                long: vec!["a-household-id-longer-than-fifteen".into()],
+            },
+        };
+        let bytes = encode_answer(&Ok(parsed));
+        let Ok(Ok(back)) = decode_answer(&bytes) else {
+            panic!("the answer does not decode");
+        };
+        assert_eq!(back.payments, vec![f]);
+        assert_eq!(back.household_ids.packed, vec![1, 7]);
+        assert_eq!(back.household_ids.long.len(), 1);
+        for cut in 0..bytes.len() {
+            assert!(decode_answer(&bytes[..cut]).is_err(), "cut at {cut}");
         }
     }
 }

@@ -156,7 +156,7 @@ pub fn budget_lines(report: &ReportFile, district: Option<&str>) -> Vec<String> 
         let digits = t.unsigned_abs().to_string();
         let mut grouped = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push(' ');
             }
             grouped.push(c);
