@@ -32,7 +32,9 @@ fn main() -> ExitCode {
                 .files
                 .iter()
                 .filter_map(|f| match &f.outcome {
-                    FileOutcome::Read { sheets } => Some(sheets.iter().map(|s| s.rows).sum::<usize>()),
+                    FileOutcome::Read { sheets } => {
+                        Some(sheets.iter().map(|s| s.rows).sum::<usize>())
+                    }
                     _ => None,
                 })
                 .sum();

@@ -454,21 +454,26 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
             }
         }
     };
-    // One reader thread per core takes the files in list order; this thread merges each
+    // One reader thread per core takes the files, largest first; this thread merges each
     // file as soon as every older one is merged, so the (serial) merge runs while the
     // rest is still being read instead of after it. The merge order, and so every symbol
     // number, is the list order whatever the timing.
     let n = listed.len();
     let readers = std::thread::available_parallelism().map_or(2, |k| k.get());
+    // Largest first: no core is left with a big file at the end while the other idles.
+    let mut by_size: Vec<usize> = (0..n).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(listed[i].size));
     let next = AtomicUsize::new(0);
     let inputs = std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<(usize, Loaded)>();
         for _ in 0..readers.min(n) {
-            let (tx, next, load) = (tx.clone(), &next, &load);
+            let (tx, next, load, by_size) = (tx.clone(), &next, &load, &by_size);
             s.spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n || tx.send((i, load(i))).is_err() {
+                    let Some(&i) = by_size.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    if tx.send((i, load(i))).is_err() {
                         break;
                     }
                 }
