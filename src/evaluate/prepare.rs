@@ -2,7 +2,7 @@
 //! household-months per district and for the total (once per run), population by year and
 //! district, and the other datasets shared behind `Arc`s. Scripts never see single rows.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -343,9 +343,9 @@ fn build_scopes(
         sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
     // With global ids a household with rows in several districts in a month is one
     // household-month of the total over all of them.
-    let across: Vec<HashSet<u32>> = payments
+    let across: Vec<HouseholdSet> = payments
         .iter()
-        .map(|f| f.across.iter().map(|hm| hm.household).collect())
+        .map(|f| HouseholdSet::of(f.across.iter().map(|hm| hm.household)))
         .collect();
     let total_size: usize = payments
         .par_iter()
@@ -403,6 +403,8 @@ fn build_scopes(
         };
         rayon::join(districts, month_of_total);
     }
+    rayon::broadcast(|_| SORT_BUFFERS.take());
+    SORT_BUFFERS.take();
     by_scope.push(total);
     let scopes = by_scope
         .into_par_iter()
@@ -424,26 +426,68 @@ fn build_scopes(
     (scopes, months_present)
 }
 
+/// A set of household numbers (the few with rows in several districts in a month), asked
+/// about millions of times: one bit per number up to the largest.
+struct HouseholdSet {
+    bits: Vec<u64>,
+}
+
+impl HouseholdSet {
+    fn of(households: impl Iterator<Item = u32>) -> HouseholdSet {
+        let mut bits = Vec::new();
+        for h in households {
+            let (word, bit) = (h as usize / 64, h % 64);
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            bits[word] |= 1u64 << bit;
+        }
+        HouseholdSet { bits }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    fn contains(&self, h: &u32) -> bool {
+        self.bits
+            .get(*h as usize / 64)
+            .is_some_and(|w| w & (1u64 << (h % 64)) != 0)
+    }
+}
+
+thread_local! {
+    /// Per worker thread, for `sort_by_household`: where each number is, and the month in
+    /// order (reused: fresh megabytes per month would be fresh pages for the system to
+    /// clear). Emptied when the scopes are built.
+    static SORT_BUFFERS: std::cell::RefCell<(Vec<u32>, Vec<HouseholdMonth>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// Sorts one month of a scope by household number (at most `top`). A household is in a
 /// month once, so a pass over the numbers puts them in order without comparisons; when
 /// one is there twice, an ordinary sort does it.
 fn sort_by_household(month: &mut [HouseholdMonth], top: u32) {
     const NOWHERE: u32 = u32::MAX;
-    let mut at = vec![NOWHERE; top as usize + 1];
-    for (i, hm) in month.iter().enumerate() {
-        let slot = &mut at[hm.household as usize];
-        if *slot != NOWHERE {
-            month.sort_unstable_by_key(|hm| hm.household);
-            return;
+    SORT_BUFFERS.with_borrow_mut(|(at, sorted)| {
+        at.clear();
+        at.resize(top as usize + 1, NOWHERE);
+        for (i, hm) in month.iter().enumerate() {
+            let slot = &mut at[hm.household as usize];
+            if *slot != NOWHERE {
+                month.sort_unstable_by_key(|hm| hm.household);
+                return;
+            }
+            *slot = i as u32;
         }
-        *slot = i as u32;
-    }
-    let sorted: Vec<HouseholdMonth> = at
-        .into_iter()
-        .filter(|&i| i != NOWHERE)
-        .map(|i| month[i as usize])
-        .collect();
-    month.copy_from_slice(&sorted);
+        sorted.clear();
+        sorted.extend(
+            at.iter()
+                .filter(|&&i| i != NOWHERE)
+                .map(|&i| month[i as usize]),
+        );
+        month.copy_from_slice(sorted);
+    });
 }
 
 fn fold_population(t: &Table) -> BTreeMap<i32, HashMap<Sym, Population>> {

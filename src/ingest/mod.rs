@@ -469,10 +469,7 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
         for _ in 0..readers.min(n) {
             let (tx, next, load, by_size) = (tx.clone(), &next, &load, &by_size);
             s.spawn(move || {
-                loop {
-                    let Some(&i) = by_size.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
+                while let Some(&i) = by_size.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if tx.send((i, load(i))).is_err() {
                         break;
                     }
