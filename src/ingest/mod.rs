@@ -605,8 +605,9 @@ fn parse_bytes(
     let ext = extension(name);
     let is_text = matches!(ext.as_str(), "csv" | "txt");
     if is_text && ctx.intake.is_some() {
-        // A payment row is rarely under 32 bytes.
-        ctx.out.payments.expect(bytes.len() / 32);
+        // A payment row is rarely under 32 bytes. Capped: beyond a million rows the
+        // vectors grow as usual (a reader process has an address-space limit).
+        ctx.out.payments.expect((bytes.len() / 32).min(1 << 20));
     }
     quiet_reader_panics();
     IN_READER.with(|r| r.set(true));
