@@ -695,6 +695,18 @@ mod tests {
         }
     }
 
+    /// (month, district, household, amount, adults, reason) rows as `spec()`'s columns.
+    fn columns_of(rows: &[(Month, u32, u32, i64, i64, u32)]) -> Vec<ColumnData> {
+        vec![
+            ColumnData::Month(rows.iter().map(|r| Some(r.0)).collect()),
+            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.1))).collect()),
+            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.2))).collect()),
+            ColumnData::Number(rows.iter().map(|r| Some(Decimal::from(r.3))).collect()),
+            ColumnData::Integer(rows.iter().map(|r| Some(r.4)).collect()),
+            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.5))).collect()),
+        ]
+    }
+
     #[test]
     fn folds_per_district_and_across_districts() {
         let m = Month::new(2019, 5).unwrap();
@@ -708,14 +720,7 @@ mod tests {
             (n, 0, 2, 10, 1, 5),
             (m, 0, 2, 5, 3, 5),
         ];
-        let columns = vec![
-            ColumnData::Month(rows.iter().map(|r| Some(r.0)).collect()),
-            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.1))).collect()),
-            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.2))).collect()),
-            ColumnData::Number(rows.iter().map(|r| Some(Decimal::from(r.3))).collect()),
-            ColumnData::Integer(rows.iter().map(|r| Some(r.4)).collect()),
-            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.5))).collect()),
-        ];
+        let columns = columns_of(&rows);
         let names = ["A", "B", "x", "y", "Arbetslöshet", "Sjukdom"];
         let text = |s: Sym| names[s.0 as usize].to_string();
         let folds = fold_payments(&spec(), &columns, rows.len(), &text);
@@ -762,14 +767,7 @@ mod tests {
             (n, 1, 7, 9, 1, 5),
             (m, 1, 3, 1, 4, 5),
         ];
-        let columns = vec![
-            ColumnData::Month(rows.iter().map(|r| Some(r.0)).collect()),
-            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.1))).collect()),
-            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.2))).collect()),
-            ColumnData::Number(rows.iter().map(|r| Some(Decimal::from(r.3))).collect()),
-            ColumnData::Integer(rows.iter().map(|r| Some(r.4)).collect()),
-            ColumnData::Text(rows.iter().map(|r| Some(Sym(r.5))).collect()),
-        ];
+        let columns = columns_of(&rows);
         let text = |s: Sym| names[s.0 as usize].to_string();
         let mut expected = fold_payments(&spec(), &columns, rows.len(), &text);
         let expected_ids = number_by_id(&mut expected, &text);
