@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 use super::explain::{find_district, find_indicator};
 use super::{sv_number, sv_optional};
 use crate::evaluate::{EvalOutcome, Status};
-use crate::ingest::{Severity, normalise_header};
+use crate::ingest::{Severity, decode_text, normalise_header};
 use crate::model::{Period, round_half_away};
 use crate::pipeline::{FatalError, Log, Pack, evaluate_period, load_pack, read_inputs};
 
@@ -75,16 +75,6 @@ fn parse_status(text: &str) -> Option<Status> {
         other => other,
     };
     Status::parse_code(code)
-}
-
-/// The text of a file as Excel or an editor saved it: UTF-8 (with or without BOM), else
-/// Windows-1252.
-fn decode(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
-    }
 }
 
 /// Reads `forvantat.csv`: a header row naming `indikator` and any of `stadsdel`,
@@ -303,7 +293,7 @@ fn run_one(pack: &Pack, dir: &Path) -> TestResult {
     };
     let expected_path = dir.join(EXPECTED_FILE);
     let text = match std::fs::read(&expected_path) {
-        Ok(bytes) => decode(&bytes),
+        Ok(bytes) => decode_text(&bytes).into_owned(),
         Err(e) => return fail(format!("{EXPECTED_FILE}: {e}")),
     };
     let expectations = match parse_expectations(&text) {

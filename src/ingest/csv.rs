@@ -46,22 +46,34 @@ fn utf32_without_bom(head: &[u8]) -> Option<bool> {
 /// Decodes a CSV file's bytes: UTF-8 BOM, UTF-32 and UTF-16 LE/BE (BOM, or NUL bytes in
 /// the text), valid UTF-8, else Windows-1252 (which maps every byte, so this never fails).
 pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    unicode(bytes).unwrap_or_else(|| {
+        Cow::Owned(
+            single_byte(bytes)
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        )
+    })
+}
+
+/// `decode` for every Unicode form; `None` for text in a single-byte encoding.
+fn unicode(bytes: &[u8]) -> Option<Cow<'_, str>> {
     if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
-        return String::from_utf8_lossy(rest);
+        return Some(String::from_utf8_lossy(rest));
     }
     // Before UTF-16: the UTF-32 LE BOM starts with the UTF-16 LE one.
     if let Some(rest) = bytes.strip_prefix(b"\xff\xfe\x00\x00") {
-        return Cow::Owned(utf32(rest, true));
+        return Some(Cow::Owned(utf32(rest, true)));
     }
     if let Some(rest) = bytes.strip_prefix(b"\x00\x00\xfe\xff") {
-        return Cow::Owned(utf32(rest, false));
+        return Some(Cow::Owned(utf32(rest, false)));
     }
     if let Some(le) = utf32_without_bom(&bytes[..bytes.len().min(512)]) {
-        return Cow::Owned(utf32(bytes, le));
+        return Some(Cow::Owned(utf32(bytes, le)));
     }
     if let Some((enc, _)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, _, _) = enc.decode(bytes);
-        return Cow::Owned(text.into_owned());
+        return Some(Cow::Owned(text.into_owned()));
     }
     // UTF-16 without a BOM: every other byte of ASCII text is NUL.
     let head = &bytes[..bytes.len().min(512)];
@@ -70,31 +82,23 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
         let odd_nul = head.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
         let half = head.len() / 2;
         if odd_nul * 10 >= half * 9 && even_nul == 0 {
-            return Cow::Owned(
+            return Some(Cow::Owned(
                 encoding_rs::UTF_16LE
                     .decode_without_bom_handling(bytes)
                     .0
                     .into_owned(),
-            );
+            ));
         }
         if even_nul * 10 >= half * 9 && odd_nul == 0 {
-            return Cow::Owned(
+            return Some(Cow::Owned(
                 encoding_rs::UTF_16BE
                     .decode_without_bom_handling(bytes)
                     .0
                     .into_owned(),
-            );
+            ));
         }
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(
-            single_byte(bytes)
-                .decode_without_bom_handling(bytes)
-                .0
-                .into_owned(),
-        ),
-    }
+    std::str::from_utf8(bytes).ok().map(Cow::Borrowed)
 }
 
 /// `decode`, with text in a single-byte encoding (the usual Windows-1252 export, the
@@ -102,13 +106,8 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// reuses one buffer for every file, instead of the system zeroing fresh pages for each.
 /// `None`: the text is in `spare`.
 fn decode_reusing<'a>(bytes: &'a [u8], spare: &mut String) -> Option<Cow<'a, str>> {
-    let single = !bytes.starts_with(b"\xef\xbb\xbf")
-        && encoding_rs::Encoding::for_bom(bytes).is_none()
-        && utf32_without_bom(&bytes[..bytes.len().min(512)]).is_none()
-        && !bytes[..bytes.len().min(512)].contains(&0)
-        && std::str::from_utf8(bytes).is_err();
-    if !single {
-        return Some(decode(bytes));
+    if let Some(text) = unicode(bytes) {
+        return Some(text);
     }
     let mut decoder = single_byte(bytes).new_decoder_without_bom_handling();
     spare.clear();

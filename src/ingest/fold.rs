@@ -50,15 +50,38 @@ pub struct HouseholdMonth {
     pub adults: u32,
     pub children: u32,
     pub young: u32,
-    /// `Arbetslöshet` when any row says so, else the first row's reason: a symbol's
-    /// number or `NO_REASON` (an `Option<Sym>` would take 8 bytes of five million).
-    reason: u32,
+    /// `Arbetslöshet` when any row says so, else the first row's reason.
+    reason: Reason,
     pub unemployed: bool,
     pub jobbtorg: bool,
 }
 
-/// `HouseholdMonth::reason` when no row gave one.
-const NO_REASON: u32 = u32::MAX;
+/// A reason symbol or none, in 4 bytes (an `Option<Sym>` takes 8; a national run holds
+/// five million household-months).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Reason(u32);
+
+impl Reason {
+    /// No row gave one.
+    const NONE: Reason = Reason(u32::MAX);
+
+    fn of(sym: Option<Sym>) -> Reason {
+        sym.map_or(Reason::NONE, |s| Reason(s.0))
+    }
+
+    fn get(self) -> Option<Sym> {
+        (self != Reason::NONE).then_some(Sym(self.0))
+    }
+
+    /// As the wire carries it: a symbol's number or `u32::MAX`.
+    pub(super) fn code(self) -> u32 {
+        self.0
+    }
+
+    pub(super) fn from_code(code: u32) -> Reason {
+        Reason(code)
+    }
+}
 
 impl Default for HouseholdMonth {
     /// Household 0 in month 0-01 with nothing paid (a placeholder to overwrite).
@@ -70,7 +93,7 @@ impl Default for HouseholdMonth {
 impl HouseholdMonth {
     /// `Arbetslöshet` when any row says so, else the first row's reason.
     pub fn reason(&self) -> Option<Sym> {
-        (self.reason != NO_REASON).then_some(Sym(self.reason))
+        self.reason.get()
     }
 
     /// An empty household-month of household 0 (tests build others from it).
@@ -79,13 +102,13 @@ impl HouseholdMonth {
         HouseholdMonth { month, ..EMPTY }
     }
 
-    /// The reason as the wire carries it (a symbol's number or `u32::MAX`).
-    pub(super) fn reason_code(&self) -> u32 {
+    /// The reason as the wire carries it.
+    pub(super) fn reason_code(&self) -> Reason {
         self.reason
     }
 
-    pub(super) fn set_reason_code(&mut self, code: u32) {
-        self.reason = code;
+    pub(super) fn set_reason_code(&mut self, reason: Reason) {
+        self.reason = reason;
     }
 
     pub fn is_active(&self) -> bool {
@@ -112,11 +135,6 @@ pub struct MonthFold {
 }
 
 impl MonthFold {
-    /// An empty fold of `rows` rows in `month` (the wire fills it).
-    pub(super) fn empty(month: Month, rows: usize) -> MonthFold {
-        MonthFold::new(month, rows)
-    }
-
     /// Puts the household-months in (district, household) order, and the across ones in
     /// household order.
     fn sort_by_district_and_household(&mut self) {
@@ -131,7 +149,8 @@ impl MonthFold {
         self.across.sort_by_key(|hm| hm.household);
     }
 
-    fn new(month: Month, rows: usize) -> MonthFold {
+    /// An empty fold of `rows` rows in `month`.
+    pub(super) fn new(month: Month, rows: usize) -> MonthFold {
         MonthFold {
             month,
             rows,
@@ -151,9 +170,7 @@ impl MonthFold {
                 .get(hm.household as usize)
                 .copied()
                 .unwrap_or(hm.household);
-            if let Some(r) = hm.reason() {
-                hm.reason = sym(r).0;
-            }
+            hm.reason = Reason::of(hm.reason().map(sym));
         }
         for d in &mut self.districts {
             *d = sym(*d);
@@ -202,7 +219,7 @@ impl Accumulator {
             adults: self.adults,
             children: self.children,
             young: self.young,
-            reason: self.reason.map_or(NO_REASON, |s| s.0),
+            reason: Reason::of(self.reason),
             unemployed: self.unemployed,
             jobbtorg: self.jobbtorg,
         }
@@ -216,8 +233,7 @@ pub struct Payment {
     pub adults: u32,
     pub children: u32,
     pub young: u32,
-    /// A symbol's number or `NO_REASON`.
-    reason: u32,
+    reason: Reason,
     pub unemployed: bool,
     pub jobbtorg: bool,
 }
@@ -229,14 +245,14 @@ impl Payment {
             adults: counts[0],
             children: counts[1],
             young: counts[2],
-            reason: reason.map_or(NO_REASON, |s| s.0),
+            reason: Reason::of(reason),
             unemployed: false,
             jobbtorg: false,
         }
     }
 
     pub fn reason(&self) -> Option<Sym> {
-        (self.reason != NO_REASON).then_some(Sym(self.reason))
+        self.reason.get()
     }
 }
 
@@ -402,7 +418,7 @@ pub(super) const EMPTY: HouseholdMonth = HouseholdMonth {
     adults: 0,
     children: 0,
     young: 0,
-    reason: NO_REASON,
+    reason: Reason::NONE,
     unemployed: false,
     jobbtorg: false,
 };
@@ -457,7 +473,7 @@ impl PaymentIntake {
 
     /// How many rows the file may hold: room for them is made with the first row (no
     /// copying as the vectors grow; pages never written cost nothing).
-    pub fn expect(&mut self, rows: usize) {
+    pub fn expect_rows(&mut self, rows: usize) {
         self.expected = rows;
     }
 
@@ -802,7 +818,7 @@ mod tests {
                 adults: 1,
                 children: 0,
                 young: 0,
-                reason: 2,
+                reason: Reason(2),
                 unemployed: false,
                 jobbtorg: false,
             }],

@@ -32,6 +32,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+/// The text of an export's bytes, whatever its encoding (the CSV reader's decoding).
+pub use csv::decode as decode_text;
 pub use issue::{Issue, RejectReason, RowLocation, Severity, SkipReason, column_letters};
 pub use limits::{
     ENV_MAX_FILE_MB, ENV_MAX_ROWS, ENV_MAX_UNZIPPED_MB, ENV_PARSE_MEMORY_MB, ENV_PARSE_TIMEOUT_S,
@@ -607,7 +609,9 @@ fn parse_bytes(
     if is_text && ctx.intake.is_some() {
         // A payment row is rarely under 32 bytes. Capped: beyond a million rows the
         // vectors grow as usual (a reader process has an address-space limit).
-        ctx.out.payments.expect((bytes.len() / 32).min(1 << 20));
+        ctx.out
+            .payments
+            .expect_rows((bytes.len() / 32).min(1 << 20));
     }
     quiet_reader_panics();
     IN_READER.with(|r| r.set(true));

@@ -346,10 +346,7 @@ impl SheetParser {
         }
         payments.push(month, district, &id, payment);
         self.kept += 1;
-        if self.last_month != Some(month) {
-            self.months.insert(month);
-            self.last_month = Some(month);
-        }
+        saw_month(&mut self.months, &mut self.last_month, month);
         true
     }
 
@@ -473,11 +470,8 @@ impl SheetParser {
             Value::Integer(y) => i32::try_from(y).ok().map(PeriodKey::Year),
             _ => None,
         });
-        if let Some(PeriodKey::Month(m)) = key
-            && self.last_month != Some(m)
-        {
-            self.months.insert(m);
-            self.last_month = Some(m);
+        if let Some(PeriodKey::Month(m)) = key {
+            saw_month(&mut self.months, &mut self.last_month, m);
         }
         self.kept += 1;
         if let Some(p) = &self.intake {
@@ -596,6 +590,15 @@ fn shrink(part: &mut Part) {
             ColumnData::Date(v) => v.shrink_to_fit(),
             ColumnData::Bool(v) => v.shrink_to_fit(),
         }
+    }
+}
+
+/// Notes a kept row's month in a sheet's months; `last` (the last row's month) spares
+/// the set lookup, as rows come in runs of one month.
+fn saw_month(months: &mut BTreeSet<Month>, last: &mut Option<Month>, m: Month) {
+    if *last != Some(m) {
+        months.insert(m);
+        *last = Some(m);
     }
 }
 

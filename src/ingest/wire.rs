@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::fold::{self, HouseholdMonth, MonthFold};
+use super::fold::{self, HouseholdMonth, MonthFold, Reason};
 use super::ids::IdList;
 use super::issue::{Issue, RejectReason, RowLocation, SkipReason};
 use super::limits::Exceeded;
@@ -794,7 +794,7 @@ fn encode_household_month(w: &mut W, hm: &HouseholdMonth) {
     w.u32(hm.adults);
     w.u32(hm.children);
     w.u32(hm.young);
-    w.u32(hm.reason_code());
+    w.u32(hm.reason_code().code());
     w.u8(u8::from(hm.unemployed) | (u8::from(hm.jobbtorg) << 1));
 }
 
@@ -818,7 +818,7 @@ fn decode_household_month(r: &mut R, symbols: usize) -> Res<HouseholdMonth> {
     (hm.adults, hm.children, hm.young) = (adults, children, young);
     hm.unemployed = flags & 1 != 0;
     hm.jobbtorg = flags & 2 != 0;
-    hm.set_reason_code(reason);
+    hm.set_reason_code(Reason::from_code(reason));
     Ok(hm)
 }
 
@@ -852,7 +852,7 @@ fn decode_fold(r: &mut R, symbols: usize) -> Res<MonthFold> {
     };
     let month = month_of(r.u32()?).ok_or(WireError)?;
     let rows = usize::try_from(r.u64()?).map_err(|_| WireError)?;
-    let mut f = MonthFold::empty(month, rows);
+    let mut f = MonthFold::new(month, rows);
     let n = r.len(HOUSEHOLD_MONTH_BYTES + 4)?;
     f.households.reserve_exact(n);
     f.districts.reserve_exact(n);
@@ -983,10 +983,10 @@ mod tests {
         let mut hm = fold::EMPTY;
         (hm.household, hm.month, hm.net, hm.adults, hm.jobbtorg) =
             (1, m, Decimal::new(-12345, 2), 2, true);
-        hm.set_reason_code(1);
+        hm.set_reason_code(Reason::from_code(1));
         let mut across = hm;
         across.unemployed = true;
-        let mut f = MonthFold::empty(m, 3);
+        let mut f = MonthFold::new(m, 3);
         f.households = vec![hm, fold::EMPTY];
         f.districts = vec![Sym(0), Sym(0)];
         f.across = vec![across];

@@ -104,6 +104,23 @@ pub struct SetCache {
 /// Values built once per key on first use: the map is locked only to find a key's cell.
 type Cells<K, V> = Mutex<HashMap<K, Arc<OnceLock<Arc<V>>>>>;
 
+/// The value of `key`, built by `build` the first time. The map is locked only to find the
+/// key's cell; the value is built outside the lock, and a second caller of the same key
+/// waits for the first instead of building it too.
+fn once_per_key<K: std::hash::Hash + Eq, V>(
+    cells: &Cells<K, V>,
+    key: K,
+    build: impl FnOnce() -> Arc<V>,
+) -> Arc<V> {
+    let cell = cells
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .clone();
+    cell.get_or_init(build).clone()
+}
+
 /// A text column's cells as small numbers, so a filter decides once per distinct value
 /// instead of once per row.
 struct TextCodes {
@@ -160,14 +177,11 @@ impl SetCache {
         if !Arc::ptr_eq(&self.data, data) {
             return build();
         }
-        let cell = self
-            .text_codes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((Arc::as_ptr(table) as usize, column.to_string()))
-            .or_default()
-            .clone();
-        cell.get_or_init(build).clone()
+        once_per_key(
+            &self.text_codes,
+            (Arc::as_ptr(table) as usize, column.to_string()),
+            build,
+        )
     }
 
     /// The active household-months of `scope` from `start` to `end` (inclusive).
@@ -182,16 +196,7 @@ impl SetCache {
         if !Arc::ptr_eq(&self.data, data) {
             return build();
         }
-        // The map is locked only to find the cell; the set is built outside the lock, and
-        // a second caller of the same set waits for the first instead of building it too.
-        let cell = self
-            .active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((scope, start, end))
-            .or_default()
-            .clone();
-        cell.get_or_init(build).clone()
+        once_per_key(&self.active, (scope, start, end), build)
     }
 
     fn first_month(
