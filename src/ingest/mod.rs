@@ -456,22 +456,25 @@ pub fn read_folder(opts: &IngestOptions) -> Result<Inputs, FolderError> {
             }
         }
     };
-    // One reader thread per core takes the files, largest first; this thread merges each
+    // One reader thread per core takes the files in list order; this thread merges each
     // file as soon as every older one is merged, so the (serial) merge runs while the
     // rest is still being read instead of after it. The merge order, and so every symbol
-    // number, is the list order whatever the timing.
+    // number, is the list order whatever the timing. (Taking the largest files first
+    // instead left the merge waiting for the list's first files until the end of reading:
+    // its whole backlog then ran on one core.)
     let n = listed.len();
     let readers = std::thread::available_parallelism().map_or(2, |k| k.get());
-    // Largest first: no core is left with a big file at the end while the other idles.
-    let mut by_size: Vec<usize> = (0..n).collect();
-    by_size.sort_by_key(|&i| std::cmp::Reverse(listed[i].size));
     let next = AtomicUsize::new(0);
     let inputs = std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<(usize, Loaded)>();
         for _ in 0..readers.min(n) {
-            let (tx, next, load, by_size) = (tx.clone(), &next, &load, &by_size);
+            let (tx, next, load) = (tx.clone(), &next, &load);
             s.spawn(move || {
-                while let Some(&i) = by_size.get(next.fetch_add(1, Ordering::Relaxed)) {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
                     if tx.send((i, load(i))).is_err() {
                         break;
                     }
@@ -720,46 +723,61 @@ fn assemble(
             .map(|p| run_ids.numbers(&p.household_ids))
             .collect();
         let mut months = Vec::new();
-        for (p, households) in pieces.iter_mut().zip(&numbers) {
-            for mut f in std::mem::take(&mut p.payments) {
+        for (k, p) in pieces.iter_mut().enumerate() {
+            for f in std::mem::take(&mut p.payments) {
                 if winners.get(&f.month) == Some(&p.id) {
-                    f.remap(&p.map, households);
-                    months.push(f);
+                    months.push((k, f));
                 }
             }
             p.household_ids = IdList::default();
         }
+        months
+            .par_iter_mut()
+            .for_each(|(k, f)| f.remap(&pieces[*k].map, &numbers[*k]));
+        let mut months: Vec<MonthFold> = months.into_iter().map(|(_, f)| f).collect();
         months.sort_by_key(|f| f.month);
         payments = Some(months);
     }
 
+    // Each dataset's parts, taken out of the files; the datasets' tables are then built
+    // side by side, each part freed once copied.
+    let mut taken: Vec<Vec<(FileId, usize, Part)>> =
+        opts.datasets.iter().map(|_| Vec::new()).collect();
+    for (k, piece) in pieces.iter_mut().enumerate() {
+        for part in std::mem::take(&mut piece.parts) {
+            if let Some(mine) = taken.get_mut(part.dataset) {
+                mine.push((piece.id, k, part));
+            }
+        }
+    }
+    let pieces = &pieces;
+    let built: Vec<(Table, Vec<Replacement>)> = opts
+        .datasets
+        .par_iter()
+        .zip(taken)
+        .map(|(spec, taken)| {
+            let folded = opts.payments.fold() && spec.name == fold::PAYMENTS;
+            if folded && !opts.payments.table() {
+                return (Table::new(spec.clone()), Vec::new());
+            }
+            let refs: Vec<(FileId, &Part)> = taken.iter().map(|(id, _, p)| (*id, p)).collect();
+            let (masks, reps) = reexport::resolve(&spec.name, &refs, spec.replace_by.is_some());
+            let kept = masks.iter().flatten().filter(|k| **k).count();
+            let mut table = Table::new(spec.clone());
+            reserve(&mut table, kept);
+            for ((id, k, part), mask) in taken.into_iter().zip(&masks) {
+                append(&mut table, id, &part, mask, &pieces[k].map);
+            }
+            (table, reps)
+        })
+        .collect();
     let mut tables = BTreeMap::new();
     let mut replacements = Vec::new();
-    for (d, spec) in opts.datasets.iter().enumerate() {
-        let folded = opts.payments.fold() && spec.name == fold::PAYMENTS;
-        if folded && !opts.payments.table() {
+    for (spec, (table, mut reps)) in opts.datasets.iter().zip(built) {
+        if opts.payments.fold() && !opts.payments.table() && spec.name == fold::PAYMENTS {
             replacements.append(&mut payment_replacements);
-            tables.insert(spec.name.clone(), Table::new(spec.clone()));
-            continue;
         }
-        // Take this dataset's parts out of the files, so each is freed once copied.
-        let mut taken: Vec<(FileId, usize, Part)> = Vec::new();
-        for (k, Piece { id, parts, .. }) in pieces.iter_mut().enumerate() {
-            let (mine, rest): (Vec<Part>, Vec<Part>) = std::mem::take(parts)
-                .into_iter()
-                .partition(|p| p.dataset == d);
-            *parts = rest;
-            taken.extend(mine.into_iter().map(|p| (*id, k, p)));
-        }
-        let refs: Vec<(FileId, &Part)> = taken.iter().map(|(id, _, p)| (*id, p)).collect();
-        let (masks, mut reps) = reexport::resolve(&spec.name, &refs, spec.replace_by.is_some());
         replacements.append(&mut reps);
-        let kept = masks.iter().flatten().filter(|k| **k).count();
-        let mut table = Table::new(spec.clone());
-        reserve(&mut table, kept);
-        for ((id, k, part), mask) in taken.into_iter().zip(&masks) {
-            append(&mut table, id, &part, mask, &pieces[k].map);
-        }
         tables.insert(spec.name.clone(), table);
     }
 
