@@ -264,6 +264,13 @@ fn read_text(text: Cow<'_, str>, ctx: &mut FileCtx) {
         }
     }
     if let Some((start, lines_before, delimiter)) = found {
+        // Without a quote character every record is one line: split it here, as csv
+        // would, at a fraction of csv's cost per byte.
+        if memchr::memchr(b'"', text[start..].as_bytes()).is_none() {
+            read_plain_lines(&text[start..], lines_before, delimiter, &mut parser, ctx);
+            parser.finish(ctx);
+            return;
+        }
         let base = text[start..].as_bytes();
         let mut rdr = reader(&text[start..], delimiter);
         // Bytes, not `StringRecord`: the text is already UTF-8 and csv splits it only at
@@ -332,6 +339,44 @@ fn read_text(text: Cow<'_, str>, ctx: &mut FileCtx) {
         }
     }
     parser.finish(ctx);
+}
+
+/// Reads the data lines of a text that holds no quote character (`text` starts at the
+/// header line): each non-empty line is one record, its fields split at the delimiter, as
+/// csv reads such a text (a line's CR before its LF is part of the line end).
+fn read_plain_lines(
+    text: &str,
+    lines_before: u32,
+    delimiter: u8,
+    parser: &mut SheetParser,
+    ctx: &mut FileCtx,
+) {
+    let mut ends: Vec<usize> = Vec::new();
+    for (index, raw) in text.split('\n').enumerate().skip(1) {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.is_empty() {
+            continue;
+        }
+        if ctx.over_rows() {
+            break;
+        }
+        let row = lines_before
+            .saturating_add(u32::try_from(index).unwrap_or(u32::MAX))
+            .saturating_add(1);
+        ends.clear();
+        ends.extend(memchr::memchr_iter(delimiter, line.as_bytes()));
+        ends.push(line.len());
+        let ends = &ends;
+        let field = |c: u32| -> Cell<'_> {
+            let c = c as usize;
+            let Some(&end) = ends.get(c) else {
+                return Cell::Empty;
+            };
+            let start = if c == 0 { 0 } else { ends[c - 1] + 1 };
+            line.get(start..end).map_or(Cell::Empty, Cell::Text)
+        };
+        parser.row(ctx, row, field, |_| RowLocation::Csv { row });
+    }
 }
 
 #[cfg(test)]
