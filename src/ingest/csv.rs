@@ -351,31 +351,49 @@ fn read_plain_lines(
     parser: &mut SheetParser,
     ctx: &mut FileCtx,
 ) {
+    let bytes = text.as_bytes();
+    // One pass over the text for delimiters and line feeds together; `ends` holds the
+    // current line's field ends (offsets in the line), its last field's end added last.
     let mut ends: Vec<usize> = Vec::new();
-    for (index, raw) in text.split('\n').enumerate().skip(1) {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.is_empty() {
+    let mut line_start = 0usize;
+    let mut index = 0u32;
+    let stops = memchr::memchr2_iter(delimiter, b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for pos in stops {
+        if bytes.get(pos) == Some(&delimiter) {
+            ends.push(pos - line_start);
+            continue;
+        }
+        let mut end = pos;
+        if end > line_start && bytes[end - 1] == b'\r' {
+            end -= 1;
+        }
+        let line = text.get(line_start..end).unwrap_or_default();
+        let header = index == 0;
+        index = index.saturating_add(1);
+        line_start = pos + 1;
+        if header || line.is_empty() {
+            ends.clear();
             continue;
         }
         if ctx.over_rows() {
             break;
         }
-        let row = lines_before
-            .saturating_add(u32::try_from(index).unwrap_or(u32::MAX))
-            .saturating_add(1);
-        ends.clear();
-        ends.extend(memchr::memchr_iter(delimiter, line.as_bytes()));
+        let row = lines_before.saturating_add(index);
         ends.push(line.len());
-        let ends = &ends;
+        let fields = &ends;
         let field = |c: u32| -> Cell<'_> {
             let c = c as usize;
-            let Some(&end) = ends.get(c) else {
+            let Some(&end) = fields.get(c) else {
                 return Cell::Empty;
             };
-            let start = if c == 0 { 0 } else { ends[c - 1] + 1 };
+            let start = match c {
+                0 => 0,
+                _ => fields[c - 1] + 1,
+            };
             line.get(start..end).map_or(Cell::Empty, Cell::Text)
         };
         parser.row(ctx, row, field, |_| RowLocation::Csv { row });
+        ends.clear();
     }
 }
 

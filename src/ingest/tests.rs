@@ -734,3 +734,39 @@ fn month_names_with_their_year_are_the_month_and_unpublished_months_hold_none() 
     assert_eq!(inputs.replacements.len(), 1);
     assert_eq!(inputs.replacements[0].period, "2023-12");
 }
+
+/// A CSV text without quote characters is split by `read_plain_lines`, one with them by
+/// csv: quoting one field (which csv unquotes to the same text) must change nothing —
+/// values, folds, rejected rows and their row numbers.
+#[test]
+fn plain_lines_read_as_csv_reads_them() {
+    let text = "Utbetalningar maj\n\n\
+        Period;Stadsdel;HushallsID;Belopp;AntalVuxna;AntalBarn;AntalUnga18_24;Försörjningshinder;AktuellJobbtorg\r\n\
+        2019-05;Kommun 001;H1;5366,00;2;2;1;Sjukdom;Nej\r\n\
+        \r\n\
+        2019-05;Kommun 001;H2;abc;1;0;1;Sjukdom;Nej\n\
+        2019-05;Kommun 001;H3;100\n\
+        ;;;;;;;;\n\
+        \n\
+        2019-05;Kommun 002;H1;-5,5;1;0;0;Sjukdom;Ja;extra\n\
+        2019-05;Kommun 002;H4;7,25;1;;0;Arbetslöshet;Ja";
+    let quoted = text.replacen(";Kommun 001;H1;", ";\"Kommun 001\";H1;", 1);
+    assert_ne!(text, quoted);
+    for payments in [PaymentRows::Table, PaymentRows::Fold] {
+        let mut opts = IngestOptions::new(".");
+        opts.payments = payments;
+        let read = |t: &str| {
+            let inputs = read_file_bytes("utbetalningar.csv", t.as_bytes(), &opts);
+            format!(
+                "{:?}\n{:?}\n{:?}\n{:?}",
+                inputs.tables["utbetalningar"].columns,
+                inputs.tables["utbetalningar"].origin,
+                inputs.payments,
+                inputs.issues
+            )
+        };
+        let (plain, csv) = (read(text), read(&quoted));
+        assert_eq!(plain, csv);
+        assert!(plain.contains("Csv { row: 6 }"), "{plain}");
+    }
+}
