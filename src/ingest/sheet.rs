@@ -156,32 +156,32 @@ impl PaymentColumns {
     /// reads the row (and rejects it, if it must).
     fn quick<'b>(
         &self,
-        cells: &[Cell<'b>],
+        cell: impl Fn(usize) -> Cell<'b>,
         interner: &Interner,
         last_district: Option<Sym>,
     ) -> Option<(Month, Sym, Cow<'b, str>, Payment)> {
         if !self.quick {
             return None;
         }
-        let text = |i: usize| match cells.get(i) {
-            Some(Cell::Text(t)) => Some(*t),
+        let text = |i: usize| match cell(i) {
+            Cell::Text(t) => Some(t),
             _ => None,
         };
-        let Ok(Value::Month(month)) = parse(ColumnKind::Month, cells.get(self.period)?) else {
+        let Ok(Value::Month(month)) = parse(ColumnKind::Month, &cell(self.period)) else {
             return None;
         };
         let district =
             last_district.filter(|d| Some(interner.resolve(*d)) == text(self.district))?;
-        let Ok(Value::Text(id)) = parse(ColumnKind::Id, cells.get(self.household)?) else {
+        let Ok(Value::Text(id)) = parse(ColumnKind::Id, &cell(self.household)) else {
             return None;
         };
-        let Ok(Value::Number(amount)) = parse(ColumnKind::Number, cells.get(self.amount)?) else {
+        let Ok(Value::Number(amount)) = parse(ColumnKind::Number, &cell(self.amount)) else {
             return None;
         };
         let mut counts = [0u32; 3];
         for (n, c) in counts.iter_mut().zip(self.counts) {
             if let Some(c) = c {
-                *n = match parse(ColumnKind::Integer, cells.get(c)?) {
+                *n = match parse(ColumnKind::Integer, &cell(c)) {
                     Ok(Value::Integer(v)) => fold::count(Some(v)),
                     Ok(Value::Missing) => 0,
                     _ => return None,
@@ -197,7 +197,7 @@ impl PaymentColumns {
         };
         let mut payment = Payment::new(amount, counts, reason);
         if let Some(j) = self.jobbtorg {
-            payment.jobbtorg = match parse(ColumnKind::YesNo, cells.get(j)?) {
+            payment.jobbtorg = match parse(ColumnKind::YesNo, &cell(j)) {
                 Ok(Value::Bool(b)) => b,
                 _ => return None,
             };
@@ -310,17 +310,23 @@ impl SheetParser {
         get: impl Fn(u32) -> Cell<'b>,
         at: impl Fn(u32) -> RowLocation,
     ) {
-        let Some(map) = &self.map else {
+        if self.map.is_none() {
             return;
-        };
+        }
         ctx.rows_seen += 1;
         if ctx.over_rows() {
             return;
         }
+        if self.quick_payment(ctx, &get) {
+            return;
+        }
+        let Some(map) = &self.map else {
+            return;
+        };
         let mut cells: Vec<Cell<'b>> = recycle(std::mem::take(&mut self.cells));
         let mut values: Vec<Value<'b>> = recycle(std::mem::take(&mut self.values));
         cells.extend(map.source.iter().map(|s| s.map_or(Cell::Empty, &get)));
-        if !self.quick_payment(ctx, &cells) && !cells.iter().all(Cell::is_blank) {
+        if !cells.iter().all(Cell::is_blank) {
             self.read_row(ctx, row, &cells, &mut values, at);
         }
         self.cells = recycle(cells);
@@ -329,15 +335,23 @@ impl SheetParser {
 
     /// Takes a payment row in its usual form straight into the file's intake; false when
     /// the row is for the general path.
-    fn quick_payment(&mut self, ctx: &mut FileCtx, cells: &[Cell]) -> bool {
-        let Some(p) = &self.intake else {
+    fn quick_payment<'b>(&mut self, ctx: &mut FileCtx, get: &impl Fn(u32) -> Cell<'b>) -> bool {
+        let (Some(p), Some(map)) = (&self.intake, &self.map) else {
             return false;
         };
         let last_district = self.last_sym.get(p.district).copied().flatten();
         let FileContents {
             interner, payments, ..
         } = &mut ctx.out;
-        let Some((month, district, id, mut payment)) = p.quick(cells, interner, last_district)
+        // A spec column's cell, straight from the source (no row of cells is built).
+        let cell = |i: usize| {
+            map.source
+                .get(i)
+                .copied()
+                .flatten()
+                .map_or(Cell::Empty, get)
+        };
+        let Some((month, district, id, mut payment)) = p.quick(cell, interner, last_district)
         else {
             return false;
         };
