@@ -357,13 +357,7 @@ fn read_plain_lines(
     let mut ends: Vec<usize> = Vec::new();
     let mut line_start = 0usize;
     let mut index = 0u32;
-    // A plain loop: fields are a few bytes long, too short for a vectorised search to pay.
-    let stops = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == delimiter || **b == b'\n')
-        .map(|(i, _)| i)
-        .chain(std::iter::once(bytes.len()));
+    let stops = memchr::memchr2_iter(delimiter, b'\n', bytes).chain(std::iter::once(bytes.len()));
     for pos in stops {
         if bytes.get(pos) == Some(&delimiter) {
             ends.push(pos - line_start);
