@@ -142,11 +142,8 @@ fn sheet_entry(
                 name.clear();
                 decode_refs(val, &mut name)?;
             }
-            "state" => {
-                if !matches!(val, "visible" | "hidden" | "veryHidden") {
-                    return Err(Decline);
-                }
-            }
+            "state" if !matches!(val, "visible" | "hidden" | "veryHidden") => return Err(Decline),
+            "state" => {}
             k if k == "id" || k.strip_suffix("id").is_some_and(|p| p.ends_with(':')) => rel_id = val,
             _ => {}
         }
