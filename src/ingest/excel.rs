@@ -1,6 +1,7 @@
 //! Ingest, workbooks (xlsx, xlsm, xlsb, xls, ods) via calamine: bytes → sheets → rows.
 //! Takes one file's bytes, gives each sheet's rows to a `SheetParser`. xlsx/xlsb are
-//! streamed cell by cell so that a sparse sheet never becomes a dense grid here.
+//! streamed cell by cell so that a sparse sheet never becomes a dense grid here; xlsx and
+//! xlsm go through the faster `xlsx` reader first, which hands back what it does not read.
 
 use std::io::Cursor;
 
@@ -13,6 +14,7 @@ use super::issue::{Issue, RowLocation, SkipReason};
 use super::limits::{Exceeded, ReadLimits};
 use super::sheet::{FileCtx, Search, SheetParser};
 use super::value::Cell;
+use super::xlsx;
 use crate::model::Date;
 
 /// xls and ods sheets arrive from calamine as a dense grid; one larger than this and
@@ -29,12 +31,22 @@ pub fn read_workbook(
     ctx: &mut FileCtx,
 ) -> Result<(), SkipReason> {
     check_zip(bytes, limits)?;
-    let mut wb = open(bytes, ext).map_err(classify)?;
-    let sheets: Vec<(String, bool)> = wb
-        .sheets_metadata()
-        .iter()
-        .map(|s| (s.name.clone(), s.typ == SheetType::WorkSheet))
-        .collect();
+    let fast = match ext {
+        "xlsx" | "xlsm" => xlsx::Workbook::open(bytes),
+        _ => None,
+    };
+    let mut book = match fast {
+        Some(fast) => Book::Fast { fast, slow: None },
+        None => Book::Calamine(open(bytes, ext).map_err(classify)?),
+    };
+    let sheets: Vec<(String, bool)> = match &book {
+        Book::Fast { fast, .. } => fast.sheets().map(|(n, w)| (n.to_string(), w)).collect(),
+        Book::Calamine(wb) => wb
+            .sheets_metadata()
+            .iter()
+            .map(|s| (s.name.clone(), s.typ == SheetType::WorkSheet))
+            .collect(),
+    };
     let mut first_failure: Option<String> = None;
     for (name, is_worksheet) in sheets {
         if ctx.over_rows() {
@@ -46,24 +58,7 @@ pub fn read_workbook(
             parser.finish(ctx);
             continue;
         }
-        let result = match &mut wb {
-            Sheets::Xlsx(x) => match x.worksheet_cells_reader(&name) {
-                Ok(mut r) => stream(&mut parser, ctx, &name, || {
-                    r.next_cell().map_err(|e| e.to_string())
-                }),
-                Err(e) => Err(e.to_string()),
-            },
-            Sheets::Xlsb(x) => match x.worksheet_cells_reader(&name) {
-                Ok(mut r) => stream(&mut parser, ctx, &name, || {
-                    r.next_cell().map_err(|e| e.to_string())
-                }),
-                Err(e) => Err(e.to_string()),
-            },
-            Sheets::Xls(_) | Sheets::Ods(_) => match wb.worksheet_range(&name) {
-                Ok(range) => dense(&mut parser, ctx, &name, &range),
-                Err(e) => Err(e.to_string()),
-            },
-        };
+        let result = book.read_sheet(bytes, ext, &name, &mut parser, ctx);
         match result {
             Ok(()) => parser.finish(ctx),
             Err(detail) => {
@@ -84,6 +79,66 @@ pub fn read_workbook(
         });
     }
     Ok(())
+}
+
+/// A workbook being read: by the fast xlsx reader (with calamine opened only if a sheet
+/// needs it) or by calamine.
+enum Book<'b> {
+    Fast {
+        fast: xlsx::Workbook<'b>,
+        slow: Option<Sheets<Cursor<&'b [u8]>>>,
+    },
+    Calamine(Sheets<Cursor<&'b [u8]>>),
+}
+
+impl<'b> Book<'b> {
+    /// Streams one worksheet into `parser`; the error is calamine's, for the diagnostic.
+    fn read_sheet(
+        &mut self,
+        bytes: &'b [u8],
+        ext: &str,
+        name: &str,
+        parser: &mut SheetParser,
+        ctx: &mut FileCtx,
+    ) -> Result<(), String> {
+        let wb = match self {
+            Book::Fast { fast, slow } => {
+                if let Some(cells) = fast.cells(name) {
+                    let mut cells = fast.stream(&cells);
+                    return stream(parser, ctx, name, || Ok(cells.next()));
+                }
+                match slow {
+                    Some(wb) => wb,
+                    None => slow.insert(open(bytes, ext)?),
+                }
+            }
+            Book::Calamine(wb) => wb,
+        };
+        calamine_sheet(wb, name, parser, ctx)
+    }
+}
+
+/// Streams one worksheet with calamine.
+fn calamine_sheet(
+    wb: &mut Sheets<Cursor<&[u8]>>,
+    name: &str,
+    parser: &mut SheetParser,
+    ctx: &mut FileCtx,
+) -> Result<(), String> {
+    match wb {
+        Sheets::Xlsx(x) => match x.worksheet_cells_reader(name) {
+            Ok(mut r) => stream(parser, ctx, name, || r.next_cell().map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        },
+        Sheets::Xlsb(x) => match x.worksheet_cells_reader(name) {
+            Ok(mut r) => stream(parser, ctx, name, || r.next_cell().map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        },
+        Sheets::Xls(_) | Sheets::Ods(_) => match wb.worksheet_range(name) {
+            Ok(range) => dense(parser, ctx, name, &range),
+            Err(e) => Err(e.to_string()),
+        },
+    }
 }
 
 /// A zip-based workbook (xlsx, xlsm, xlsb, ods) whose parts declare more unpacked bytes

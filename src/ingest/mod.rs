@@ -19,6 +19,7 @@ mod sheet;
 mod value;
 #[cfg(unix)]
 mod wire;
+mod xlsx;
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};

@@ -1,0 +1,432 @@
+//! Ingest, xlsx fast path: one worksheet's `<sheetData>` → its cells, in the order and
+//! with the values calamine 0.38's `XlsxCellReader::next_cell` gives. A byte scanner for
+//! the forms writers produce (`<row>`, `<c>` with `<v>`, `<f>`, `<is>`); anything else
+//! declines, before a single cell has left this module (the whole sheet is buffered).
+
+use memchr::memchr;
+
+use super::parts::{Format, Strings, rich_text};
+use super::xml::{
+    Decline, Fast, Tok, Tokens, check_text, decode_text, local_name, scan_attrs, scan_attrs_with,
+    unescape_excel,
+};
+
+/// A cell value, compact: strings point into the shared strings or the sheet's own text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Val {
+    Empty,
+    Shared(u32),
+    Float(f64),
+    DateTime(f64),
+    Duration(f64),
+    Bool(bool),
+    /// Index into `ERRORS`.
+    Error(u8),
+    /// Inline or formula string: a span of `Cells::text`.
+    Text(u32, u32),
+    /// `t="d"`: an ISO 8601 text, a span of `Cells::text`.
+    Iso(u32, u32),
+}
+
+/// The error values calamine knows, in `Val::Error` order.
+pub const ERRORS: [&str; 7] = ["#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Packed {
+    pub row: u32,
+    pub col: u32,
+    pub val: Val,
+}
+
+/// A whole sheet's cells in stream order.
+#[derive(Debug, Default)]
+pub struct Cells {
+    pub cells: Vec<Packed>,
+    pub text: String,
+}
+
+/// More cells than this in one sheet and the fast path declines (calamine streams them
+/// without holding them).
+const MAX_CELLS: usize = 16 << 20;
+
+struct Ctx<'w> {
+    strings: &'w Strings,
+    formats: &'w [Format],
+}
+
+/// Reads a worksheet part. Declines on any form calamine might read differently and on
+/// anything calamine would fail on.
+pub fn read_sheet(bytes: &[u8], strings: &Strings, formats: &[Format]) -> Fast<Cells> {
+    let mut t = Tokens::new(bytes, false)?;
+    let data_name = loop {
+        match t.next()? {
+            Tok::Start(e) if e.local() == "dimension" => {
+                let [r] = e.pick(["ref"])?;
+                check_dimension(r.ok_or(Decline)?)?;
+            }
+            Tok::Start(e) if e.local() == "sheetData" => {
+                if e.empty {
+                    return Ok(Cells::default());
+                }
+                break e.name;
+            }
+            Tok::Eof => return Err(Decline),
+            Tok::Text(s) => check_text(s)?,
+            _ => {}
+        }
+    };
+    let ctx = Ctx { strings, formats };
+    let src = t.src;
+    let b = src.as_bytes();
+    let mut p = t.pos;
+    let mut out = Cells {
+        cells: Vec::with_capacity((b.len().saturating_sub(p) / 32).min(MAX_CELLS)),
+        text: String::new(),
+    };
+    let mut row_index: u32 = 0;
+    let mut col_index: u32 = 0;
+    let mut row_name: Option<&str> = None;
+    loop {
+        p = skip_ws(b, p);
+        if b.get(p) != Some(&b'<') {
+            return Err(Decline);
+        }
+        p += 1;
+        if b.get(p) == Some(&b'/') {
+            let gt = p + 1 + memchr(b'>', &b[p + 1..]).ok_or(Decline)?;
+            let name = src.get(p + 1..gt).ok_or(Decline)?;
+            p = gt + 1;
+            match row_name {
+                Some(r) if r == name => {
+                    row_index = row_index.checked_add(1).ok_or(Decline)?;
+                    col_index = 0;
+                    row_name = None;
+                }
+                None if name == data_name => return Ok(out),
+                _ => return Err(Decline),
+            }
+            continue;
+        }
+        let name_end = name_end(b, p);
+        let name = src.get(p..name_end).ok_or(Decline)?;
+        match (local_name(name), row_name) {
+            ("row", None) => {
+                let mut r = None;
+                let (gt, empty) = scan_attrs_with(src, name_end, |k, v| match k {
+                    "r" => once(&mut r, v),
+                    _ => Ok(()),
+                })?;
+                if let Some(r) = r {
+                    row_index = cell_ref(r)?.0;
+                }
+                if empty {
+                    row_index = row_index.checked_add(1).ok_or(Decline)?;
+                    col_index = 0;
+                } else {
+                    row_name = Some(name);
+                }
+                p = gt + 1;
+            }
+            ("c", Some(_)) => {
+                // `r`, `s` and `t`; a repeated one declines (calamine's lookup would then
+                // depend on the order).
+                let (mut r, mut s, mut ty) = (None, None, None);
+                let (gt, empty) = scan_attrs_with(src, name_end, |k, v| match k {
+                    "r" => once(&mut r, v),
+                    "s" => once(&mut s, v),
+                    "t" => once(&mut ty, v),
+                    _ => Ok(()),
+                })?;
+                let (row, col) = match r {
+                    Some(r) => {
+                        let (row, col) = cell_ref(r)?;
+                        let col = col.ok_or(Decline)?;
+                        col_index = col;
+                        (row, col)
+                    }
+                    None => (row_index, col_index),
+                };
+                p = gt + 1;
+                let val = if empty {
+                    Val::Empty
+                } else {
+                    let (val, after) = cell_body(&ctx, src, p, name, s, ty, &mut out.text)?;
+                    p = after;
+                    val
+                };
+                if out.cells.len() >= MAX_CELLS {
+                    return Err(Decline);
+                }
+                out.cells.push(Packed { row, col, val });
+                col_index = col_index.checked_add(1).ok_or(Decline)?;
+            }
+            _ => return Err(Decline),
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut p: usize) -> usize {
+    while p < b.len() && b[p].is_ascii_whitespace() {
+        p += 1;
+    }
+    p
+}
+
+fn name_end(b: &[u8], mut p: usize) -> usize {
+    while p < b.len() && !matches!(b[p], b'>' | b'/' | b'<' | b'"' | b'\'' | b'=')
+        && !b[p].is_ascii_whitespace()
+    {
+        p += 1;
+    }
+    p
+}
+
+fn once<'a>(slot: &mut Option<&'a str>, v: &'a str) -> Fast<()> {
+    if slot.replace(v).is_some() { Err(Decline) } else { Ok(()) }
+}
+
+/// The children of a `<c>` up to its end tag. As in calamine, the value is that of the
+/// last child (`<f>` gives none).
+fn cell_body(
+    ctx: &Ctx<'_>,
+    src: &str,
+    mut p: usize,
+    c_name: &str,
+    style: Option<&str>,
+    ty: Option<&str>,
+    text: &mut String,
+) -> Fast<(Val, usize)> {
+    let b = src.as_bytes();
+    let mut val = Val::Empty;
+    loop {
+        p = skip_ws(b, p);
+        if b.get(p) != Some(&b'<') {
+            return Err(Decline);
+        }
+        p += 1;
+        if b.get(p) == Some(&b'/') {
+            let end = p + 1 + c_name.len();
+            if src.get(p + 1..end) != Some(c_name) || b.get(end) != Some(&b'>') {
+                return Err(Decline);
+            }
+            return Ok((val, end + 1));
+        }
+        let name_end = name_end(b, p);
+        let name = src.get(p..name_end).ok_or(Decline)?;
+        let (gt, empty) = scan_attrs(src, name_end, false)?;
+        p = gt + 1;
+        match local_name(name) {
+            "is" => {
+                let mut s = String::new();
+                let mut t = Tokens::inside(src, p, name);
+                if empty {
+                    // `rich_text` of an empty element: nothing to read.
+                } else {
+                    rich_text(&mut t, name, false, &mut s)?;
+                    p = t.pos;
+                }
+                val = push_text(text, &s, Val::Text)?;
+            }
+            "v" | "f" => {
+                let content = if empty {
+                    ""
+                } else {
+                    let lt = p + memchr(b'<', &b[p..]).ok_or(Decline)?;
+                    let end = lt + 2 + name.len();
+                    if b.get(lt + 1) != Some(&b'/')
+                        || src.get(lt + 2..end) != Some(name)
+                        || b.get(end) != Some(&b'>')
+                    {
+                        return Err(Decline);
+                    }
+                    let content = src.get(p..lt).ok_or(Decline)?;
+                    p = end + 1;
+                    content
+                };
+                val = if local_name(name) == "f" {
+                    check_text(content)?;
+                    Val::Empty
+                } else {
+                    value(ctx, content, style, ty, text)?
+                };
+            }
+            _ => return Err(Decline),
+        }
+    }
+}
+
+/// calamine's `read_value` for a `<v>` with this raw content, then `read_v`.
+fn value(ctx: &Ctx<'_>, raw: &str, style: Option<&str>, ty: Option<&str>, text: &mut String) -> Fast<Val> {
+    match ty {
+        Some("inlineStr" | "is") => {
+            check_text(raw)?;
+            Ok(Val::Empty)
+        }
+        Some("n" | "s" | "b" | "e") | None => {
+            if raw.is_empty() {
+                return Ok(Val::Empty);
+            }
+            // calamine parses these from the first text event only, without references.
+            if raw.contains('&') {
+                return Err(Decline);
+            }
+            match ty {
+                Some("s") => {
+                    let i = index(raw)?;
+                    if i >= ctx.strings.len() {
+                        return Err(Decline);
+                    }
+                    Ok(Val::Shared(u32::try_from(i).map_err(|_| Decline)?))
+                }
+                Some("b") => match raw.trim() {
+                    "" => Ok(Val::Empty),
+                    "0" => Ok(Val::Bool(false)),
+                    "1" => Ok(Val::Bool(true)),
+                    v if v.eq_ignore_ascii_case("false") => Ok(Val::Bool(false)),
+                    v if v.eq_ignore_ascii_case("true") => Ok(Val::Bool(true)),
+                    _ => Err(Decline),
+                },
+                Some("e") => ERRORS
+                    .iter()
+                    .position(|e| *e == raw)
+                    .map(|i| Val::Error(i as u8))
+                    .ok_or(Decline),
+                _ => {
+                    let n = number(raw)?;
+                    let format = match style {
+                        Some(s) => ctx.formats.get(index(s)?).copied(),
+                        None => Some(Format::Other),
+                    };
+                    Ok(match format {
+                        Some(Format::DateTime) => Val::DateTime(n),
+                        Some(Format::TimeDelta) => Val::Duration(n),
+                        _ => Val::Float(n),
+                    })
+                }
+            }
+        }
+        Some("str") => {
+            let mut s = String::new();
+            decode_text(raw, &mut s)?;
+            push_text(text, &unescape_excel(&s), Val::Text)
+        }
+        Some("d") => {
+            let mut s = String::new();
+            decode_text(raw, &mut s)?;
+            push_text(text, &s, Val::Iso)
+        }
+        Some(_) => Err(Decline),
+    }
+}
+
+fn push_text(text: &mut String, s: &str, make: fn(u32, u32) -> Val) -> Fast<Val> {
+    let a = u32::try_from(text.len()).map_err(|_| Decline)?;
+    text.push_str(s);
+    let b = u32::try_from(text.len()).map_err(|_| Decline)?;
+    Ok(make(a, b))
+}
+
+/// A plain non-negative decimal index (no sign, no leading zeros, at most 9 digits); other
+/// forms decline, since calamine would read them as 0.
+fn index(s: &str) -> Fast<usize> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 9 || (b.len() > 1 && b[0] == b'0') {
+        return Err(Decline);
+    }
+    let mut v = 0usize;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return Err(Decline);
+        }
+        v = v * 10 + usize::from(d - b'0');
+    }
+    Ok(v)
+}
+
+/// A number as Excel writes one: `-?digits(.digits)?([eE][+-]?digits)?`. Any other text
+/// declines (calamine's parser accepts a few more forms, or falls back to text).
+/// Correct rounding, as calamine's parser.
+pub fn number(s: &str) -> Fast<f64> {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == int_start {
+        return Err(Decline);
+    }
+    if i == b.len() && i - int_start <= 15 {
+        // Whole numbers of up to 15 digits are exact in an f64.
+        let mut v: u64 = 0;
+        for &d in &b[int_start..] {
+            v = v * 10 + u64::from(d - b'0');
+        }
+        let v = v as f64;
+        return Ok(if int_start == 1 { -v } else { v });
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == frac {
+            return Err(Decline);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp {
+            return Err(Decline);
+        }
+    }
+    if i != b.len() {
+        return Err(Decline);
+    }
+    s.parse().map_err(|_| Decline)
+}
+
+/// calamine's `get_row_and_optional_column` (0-based), for references short enough that
+/// its arithmetic cannot overflow; longer ones decline.
+pub fn cell_ref(s: &str) -> Fast<(u32, Option<u32>)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut col: u32 = 0;
+    while i < b.len() && b[i].is_ascii_alphabetic() {
+        col = col * 26 + u32::from(b[i].to_ascii_uppercase() - b'A') + 1;
+        i += 1;
+    }
+    let letters = i;
+    let mut row: u32 = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        row = row * 10 + u32::from(b[i] - b'0');
+        i += 1;
+    }
+    if i != b.len() || letters > 6 || i - letters > 9 || i == letters {
+        return Err(Decline);
+    }
+    Ok((row.checked_sub(1).ok_or(Decline)?, col.checked_sub(1)))
+}
+
+/// calamine's `get_dimension` must succeed: one or two references, each with a column.
+/// (A reversed range, on which calamine subtracts past zero, declines too.)
+fn check_dimension(r: &str) -> Fast<()> {
+    let mut parts = Vec::with_capacity(2);
+    for part in r.split(':') {
+        let (row, col) = cell_ref(part)?;
+        parts.push((row, col.ok_or(Decline)?));
+    }
+    match parts.as_slice() {
+        [_] => Ok(()),
+        [a, b] if b.0 >= a.0 && b.1 >= a.1 => Ok(()),
+        _ => Err(Decline),
+    }
+}
