@@ -101,18 +101,93 @@ fn write_sheet(
     styles: &Styles,
 ) -> Result<(), XlsxError> {
     let first_body_row = layout(ws, sheet, book_title, styles)?;
+    let columns = sheet.rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
+    let mut formats = BodyFormats::new(first_body_row, sheet.rows.len(), columns);
     for (i, row) in sheet.rows.iter().enumerate() {
         let r = first_body_row + i as u32;
         for (c, cell) in row.cells.iter().enumerate() {
-            write_cell(ws, r, c as u16, cell, row.style, styles)?;
+            let format = write_cell(ws, r, c as u16, cell, row.style, styles)?;
+            formats.set(i, c, format);
         }
     }
+    formats.apply(ws)?;
     let name = sheet_name(&sheet.name);
     for chart in &sheet.charts {
         let drawn = draw_chart(&name, first_body_row, chart);
         ws.insert_chart(first_body_row + chart.anchor_row, chart.anchor_col, &drawn)?;
     }
     Ok(())
+}
+
+/// The formats of a sheet's body cells, applied once its values are written: given a
+/// format, rust_xlsxwriter hashes all of it to find its style number, and per cell that
+/// was a sixth of rendering a national run. Applied as rectangles of equal formats, it
+/// hashes once per rectangle. The rectangles go in the order of their first cell (row by
+/// row), so every format is first met where it was when cells were written one by one:
+/// the style numbers, and so the files, stay the same.
+struct BodyFormats<'a> {
+    first_row: u32,
+    columns: usize,
+    /// Row by row, `columns` to a row; `None` is the default format (nothing to apply).
+    cells: Vec<Option<&'a Format>>,
+}
+
+impl<'a> BodyFormats<'a> {
+    fn new(first_row: u32, rows: usize, columns: usize) -> BodyFormats<'a> {
+        BodyFormats {
+            first_row,
+            columns,
+            cells: vec![None; rows * columns],
+        }
+    }
+
+    fn set(&mut self, row: usize, col: usize, format: Option<&'a Format>) {
+        if let Some(slot) = self.cells.get_mut(row * self.columns + col) {
+            *slot = format;
+        }
+    }
+
+    fn apply(mut self, ws: &mut Worksheet) -> Result<(), XlsxError> {
+        let columns = self.columns;
+        if columns == 0 {
+            return Ok(());
+        }
+        let rows = self.cells.len() / columns;
+        for r in 0..rows {
+            let mut c = 0;
+            while c < columns {
+                let Some(format) = self.cells[r * columns + c] else {
+                    c += 1;
+                    continue;
+                };
+                let cells = &self.cells;
+                let same = |i: usize| cells[i].is_some_and(|f| std::ptr::eq(f, format));
+                let mut width = 1;
+                while c + width < columns && same(r * columns + c + width) {
+                    width += 1;
+                }
+                let mut height = 1;
+                while r + height < rows
+                    && (c..c + width).all(|col| same((r + height) * columns + col))
+                {
+                    height += 1;
+                }
+                for covered in r..r + height {
+                    self.cells[covered * columns + c..covered * columns + c + width].fill(None);
+                }
+                let first_row = self.first_row + r as u32;
+                ws.set_range_format(
+                    first_row,
+                    c as u16,
+                    first_row + height as u32 - 1,
+                    (c + width - 1) as u16,
+                    format,
+                )?;
+                c += width;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A chart over the sheet's own cells, sized and labelled to stay readable in print
@@ -233,7 +308,7 @@ fn layout(
     } else {
         let mut lines = 1.0f64;
         for (c, text) in sheet.header.iter().enumerate() {
-            ws.write_string_with_format(header_row, c as u16, clip(text), &styles.header)?;
+            write_text(ws, header_row, c as u16, clip(text), styles)?;
             let width = sheet
                 .column_widths
                 .get(c)
@@ -242,6 +317,14 @@ fn layout(
                 .max(1.0);
             lines = lines.max((text.chars().count() as f64 / (width - 1.0).max(1.0)).ceil());
         }
+        // One format for the whole row: see `BodyFormats`.
+        ws.set_range_format(
+            header_row,
+            0,
+            header_row,
+            sheet.header.len() as u16 - 1,
+            &styles.header,
+        )?;
         // Wrapped headers need a taller row, or the words spill over the first data row.
         ws.set_row_height(header_row, 15.0 * lines.min(4.0))?;
         ws.set_freeze_panes(header_row + 1, sheet.frozen_columns)?;
@@ -268,45 +351,47 @@ fn layout(
     Ok(first_body_row)
 }
 
-fn write_cell(
+/// Writes a cell's value without its format and returns the format to apply later
+/// (`None`: the default, nothing to apply). See `BodyFormats`.
+fn write_cell<'a>(
     ws: &mut Worksheet,
     row: u32,
     col: u16,
     cell: &Cell,
     style: RowStyle,
-    styles: &Styles,
-) -> Result<(), XlsxError> {
+    styles: &'a Styles,
+) -> Result<Option<&'a Format>, XlsxError> {
     let format = format_for(cell, style, styles);
-    match cell {
+    let format = match cell {
         Cell::Text(text) => {
-            let text = clip(text);
-            if std::ptr::eq(format, styles.plain()) && !text.is_empty() {
-                // The default format is style 0 with or without it, but given one,
-                // rust_xlsxwriter hashes it for every cell: costly at national scale.
-                ws.write_string(row, col, text)?;
-            } else {
-                ws.write_string_with_format(row, col, text, format)?;
-            }
+            write_text(ws, row, col, clip(text), styles)?;
+            format
         }
         Cell::Number { kind, value, .. } => match excel_number(*kind, *value) {
             Some(n) => {
-                ws.write_number_with_format(row, col, n, format)?;
+                ws.write_number(row, col, n)?;
+                format
             }
             None => {
-                ws.write_string_with_format(row, col, "saknas", &styles.missing)?;
+                ws.write_string(row, col, "saknas")?;
+                &styles.missing
             }
         },
         Cell::Status(status) => {
-            ws.write_string_with_format(row, col, status.symbol(), format)?;
+            ws.write_string(row, col, status.symbol())?;
+            format
         }
         Cell::StatusText(status) => {
-            ws.write_string_with_format(row, col, status.label_sv(), format)?;
+            ws.write_string(row, col, status.label_sv())?;
+            format
         }
         Cell::Suppressed => {
-            ws.write_string_with_format(row, col, "..", format)?;
+            ws.write_string(row, col, "..")?;
+            format
         }
         Cell::Missing => {
-            ws.write_string_with_format(row, col, "saknas", format)?;
+            ws.write_string(row, col, "saknas")?;
+            format
         }
         Cell::Sparkline {
             first_col,
@@ -320,13 +405,35 @@ fn write_cell(
                 .set_sparkline_color(Color::RGB(SERIES_COLORS[0]))
                 .set_line_weight(1.25);
             ws.add_sparkline(row, col, &sparkline)?;
+            return Ok(None);
         }
         Cell::Empty => {
             // A blank keeps a total row's border unbroken; elsewhere nothing is written.
-            if matches!(style, RowStyle::Total | RowStyle::Header) {
-                ws.write_blank(row, col, format)?;
+            if !matches!(style, RowStyle::Total | RowStyle::Header) {
+                return Ok(None);
             }
+            // Written in the default format: its range (the sheet's dimension) counts it.
+            ws.write_blank(row, col, styles.plain())?;
+            format
         }
+    };
+    Ok((!std::ptr::eq(format, styles.plain())).then_some(format))
+}
+
+/// Writes text without a format. An empty text becomes a blank in the default format, as
+/// rust_xlsxwriter makes of an empty text with a format: it counts in the sheet's range,
+/// and the format applied afterwards is kept.
+fn write_text(
+    ws: &mut Worksheet,
+    row: u32,
+    col: u16,
+    text: &str,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    if text.is_empty() {
+        ws.write_blank(row, col, styles.plain())?;
+    } else {
+        ws.write_string(row, col, text)?;
     }
     Ok(())
 }
@@ -865,6 +972,138 @@ mod tests {
         let chart = part("xl/charts/chart1.xml");
         assert!(chart.contains("<c:f>Trend!$B$4:$B$6</c:f>"), "{chart}");
         assert!(chart.contains("<c:f>Trend!$A$4:$A$6</c:f>"), "{chart}");
+    }
+
+    /// The workbook as it was written before `BodyFormats`: every body cell with its own
+    /// format, one at a time.
+    fn formatted_cell_by_cell(wb: &report::Workbook) -> Vec<u8> {
+        let styles = &*STYLES;
+        let mut book = Workbook::new();
+        book.set_zip_compression_level(compression_level(wb));
+        let created = ExcelDateTime::from_ymd(CREATION.0, CREATION.1, CREATION.2).unwrap();
+        book.set_properties(
+            &DocProperties::new()
+                .set_title(&wb.title)
+                .set_author("utfall")
+                .set_creation_datetime(&created),
+        );
+        for sheet in &wb.sheets {
+            let ws = book.add_worksheet();
+            let first = layout(ws, sheet, &wb.title, styles).unwrap();
+            for (i, row) in sheet.rows.iter().enumerate() {
+                let r = first + i as u32;
+                for (c, cell) in row.cells.iter().enumerate() {
+                    let c = c as u16;
+                    let f = format_for(cell, row.style, styles);
+                    match cell {
+                        Cell::Text(t) => ws.write_string_with_format(r, c, t, f),
+                        Cell::Number { kind, value, .. } => match excel_number(*kind, *value) {
+                            Some(n) => ws.write_number_with_format(r, c, n, f),
+                            None => ws.write_string_with_format(r, c, "saknas", &styles.missing),
+                        },
+                        Cell::Status(s) => ws.write_string_with_format(r, c, s.symbol(), f),
+                        Cell::StatusText(s) => ws.write_string_with_format(r, c, s.label_sv(), f),
+                        Cell::Suppressed => ws.write_string_with_format(r, c, "..", f),
+                        Cell::Missing => ws.write_string_with_format(r, c, "saknas", f),
+                        Cell::Empty if matches!(row.style, RowStyle::Total | RowStyle::Header) => {
+                            ws.write_blank(r, c, f)
+                        }
+                        Cell::Empty | Cell::Sparkline { .. } => continue,
+                    }
+                    .unwrap();
+                }
+            }
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn formats_applied_as_rectangles_give_the_bytes_of_formats_cell_by_cell() {
+        let number = |v: &str, kind, decimals| Cell::Number {
+            kind,
+            value: v.parse().unwrap(),
+            decimals,
+        };
+        let row = |style, cells| report::Row { cells, style };
+        // Runs across and down, formats met first in the body, blanks in every row
+        // style, an empty text in the default format, and a last row of blanks only.
+        let mixed = Sheet {
+            name: "Blandat".into(),
+            title_lines: vec!["T".into(), "U".into()],
+            header: vec!["A".into(), String::new(), "C".into(), "D".into()],
+            rows: vec![
+                row(RowStyle::Section, vec![Cell::text("Avsnitt")]),
+                row(
+                    RowStyle::Header,
+                    vec![Cell::text("x"), Cell::Empty, Cell::text("")],
+                ),
+                row(
+                    RowStyle::Body,
+                    vec![
+                        Cell::text(""),
+                        number("1.5", NumberKind::Kronor, 1),
+                        number("2.5", NumberKind::Kronor, 1),
+                        Cell::Status(Status::Met),
+                    ],
+                ),
+                row(
+                    RowStyle::Body,
+                    vec![
+                        Cell::text("b"),
+                        number("1.5", NumberKind::Kronor, 1),
+                        number("2.5", NumberKind::Kronor, 1),
+                        Cell::Status(Status::NotMet),
+                    ],
+                ),
+                row(
+                    RowStyle::Subtotal,
+                    vec![
+                        Cell::text("s"),
+                        number("3", NumberKind::Percent, 2),
+                        Cell::Suppressed,
+                        Cell::Missing,
+                    ],
+                ),
+                row(
+                    RowStyle::Total,
+                    vec![
+                        Cell::text("t"),
+                        Cell::Empty,
+                        number("4", NumberKind::Count, 0),
+                    ],
+                ),
+                row(RowStyle::Blank, vec![]),
+                row(
+                    RowStyle::Total,
+                    vec![Cell::Empty, Cell::text(""), Cell::Empty],
+                ),
+            ],
+            frozen_columns: 1,
+            autofilter: false,
+            column_widths: Vec::new(),
+            landscape: false,
+            charts: Vec::new(),
+        };
+        let (eval, control) = fixture::sample();
+        let wide = fixture::wide(30, 7);
+        let books = [
+            build(&eval, &control, Scope::Whole),
+            build(&eval, &control, Scope::District(1)),
+            build(&wide, &control, Scope::Whole),
+            build(&wide, &control, Scope::District(3)),
+            report::Workbook {
+                title: "T".into(),
+                sheets: vec![mixed],
+            },
+        ];
+        for wb in &books {
+            assert_eq!(
+                render_workbook(wb).unwrap(),
+                formatted_cell_by_cell(wb),
+                "{}",
+                wb.title
+            );
+        }
     }
 
     #[test]
