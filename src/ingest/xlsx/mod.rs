@@ -56,7 +56,9 @@ pub struct Workbook<'b> {
 
 impl Drop for Workbook<'_> {
     fn drop(&mut self) {
-        SPARE.set(std::mem::take(&mut self.scratch));
+        if self.scratch.worth_keeping() {
+            SPARE.set(std::mem::take(&mut self.scratch));
+        }
     }
 }
 

@@ -69,6 +69,14 @@ pub struct Scratch {
     cells: Cells,
 }
 
+impl Scratch {
+    /// Whether to keep it for the next workbook: not after a row so long that the window
+    /// grew far past a chunk.
+    pub fn worth_keeping(&self) -> bool {
+        self.bytes.len() <= 4 * CHUNK
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Ctx<'w> {
     pub strings: &'w Strings,
