@@ -1,7 +1,8 @@
 //! Ingest, workbooks (xlsx, xlsm, xlsb, xls, ods) via calamine: bytes → sheets → rows.
 //! Takes one file's bytes, gives each sheet's rows to a `SheetParser`. xlsx/xlsb are
 //! streamed cell by cell so that a sparse sheet never becomes a dense grid here; xlsx and
-//! xlsm go through the faster `xlsx` reader first, which hands back what it does not read.
+//! xlsm go through the faster `xlsx` reader first, which hands back what it does not read
+//! (the whole file, when it gives up partway through a sheet).
 
 use std::io::Cursor;
 
@@ -36,10 +37,45 @@ pub fn read_workbook(
         _ => None,
     };
     let mut book = match fast {
-        Some(fast) => Book::Fast { fast, slow: None },
+        Some(fast) => Book::Fast {
+            fast: Box::new(fast),
+            slow: None,
+        },
         None => Book::Calamine(open(bytes, ext).map_err(classify)?),
     };
-    let sheets: Vec<(String, bool)> = match &book {
+    // Ends: calamine alone never asks for a second read.
+    let first_failure = loop {
+        match read_sheets(&mut book, bytes, ext, ctx) {
+            Ok(first_failure) => break first_failure,
+            Err(Reread) => {
+                ctx.restart();
+                book = Book::Calamine(open(bytes, ext).map_err(classify)?);
+            }
+        }
+    };
+    // A workbook of which no sheet could be read is a file that could not be read: it is
+    // listed with that reason rather than not at all.
+    if ctx.out.sheets.is_empty() {
+        return Err(SkipReason::Unreadable {
+            detail: first_failure.unwrap_or_else(|| "the workbook has no sheets".to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// The fast reader gave up on a sheet after some of its rows had been read: the file is
+/// read again from the start, by calamine alone.
+struct Reread;
+
+/// Reads every sheet into `ctx`; gives the first sheet failure, for the diagnostic of a
+/// workbook of which no sheet could be read.
+fn read_sheets<'b>(
+    book: &mut Book<'b>,
+    bytes: &'b [u8],
+    ext: &str,
+    ctx: &mut FileCtx,
+) -> Result<Option<String>, Reread> {
+    let sheets: Vec<(String, bool)> = match &*book {
         Book::Fast { fast, .. } => fast.sheets().map(|(n, w)| (n.to_string(), w)).collect(),
         Book::Calamine(wb) => wb
             .sheets_metadata()
@@ -58,10 +94,10 @@ pub fn read_workbook(
             parser.finish(ctx);
             continue;
         }
-        let result = book.read_sheet(bytes, ext, &name, &mut parser, ctx);
-        match result {
+        match book.read_sheet(bytes, ext, &name, &mut parser, ctx) {
             Ok(()) => parser.finish(ctx),
-            Err(detail) => {
+            Err(SheetError::Reread) => return Err(Reread),
+            Err(SheetError::Unreadable(detail)) => {
                 first_failure.get_or_insert_with(|| one_line(&detail));
                 ctx.out.issues.push(Issue::SheetUnreadable {
                     file: ctx.file.clone(),
@@ -71,28 +107,27 @@ pub fn read_workbook(
             }
         }
     }
-    // A workbook of which no sheet could be read is a file that could not be read: it is
-    // listed with that reason rather than not at all.
-    if ctx.out.sheets.is_empty() {
-        return Err(SkipReason::Unreadable {
-            detail: first_failure.unwrap_or_else(|| "the workbook has no sheets".to_string()),
-        });
-    }
-    Ok(())
+    Ok(first_failure)
+}
+
+enum SheetError {
+    /// calamine's error, for the diagnostic.
+    Unreadable(String),
+    Reread,
 }
 
 /// A workbook being read: by the fast xlsx reader (with calamine opened only if a sheet
 /// needs it) or by calamine.
 enum Book<'b> {
     Fast {
-        fast: xlsx::Workbook<'b>,
+        fast: Box<xlsx::Workbook<'b>>,
         slow: Option<Sheets<Cursor<&'b [u8]>>>,
     },
     Calamine(Sheets<Cursor<&'b [u8]>>),
 }
 
 impl<'b> Book<'b> {
-    /// Streams one worksheet into `parser`; the error is calamine's, for the diagnostic.
+    /// Streams one worksheet into `parser`.
     fn read_sheet(
         &mut self,
         bytes: &'b [u8],
@@ -100,21 +135,21 @@ impl<'b> Book<'b> {
         name: &str,
         parser: &mut SheetParser,
         ctx: &mut FileCtx,
-    ) -> Result<(), String> {
+    ) -> Result<(), SheetError> {
         let wb = match self {
             Book::Fast { fast, slow } => {
-                if let Some(cells) = fast.cells(name) {
-                    let mut cells = fast.stream(&cells);
-                    return stream(parser, ctx, name, || Ok(cells.next()));
+                if let Some(mut cells) = fast.cells(name) {
+                    return stream(parser, ctx, name, || cells.next_cell())
+                        .map_err(|xlsx::Decline| SheetError::Reread);
                 }
                 match slow {
                     Some(wb) => wb,
-                    None => slow.insert(open(bytes, ext)?),
+                    None => slow.insert(open(bytes, ext).map_err(SheetError::Unreadable)?),
                 }
             }
             Book::Calamine(wb) => wb,
         };
-        calamine_sheet(wb, name, parser, ctx)
+        calamine_sheet(wb, name, parser, ctx).map_err(SheetError::Unreadable)
     }
 }
 
@@ -310,12 +345,12 @@ fn feed(
 }
 
 /// Streams an xlsx/xlsb sheet: cells arrive row by row, only the needed columns are kept.
-fn stream<'a>(
+fn stream<'a, E>(
     parser: &mut SheetParser,
     ctx: &mut FileCtx,
     sheet: &str,
-    mut next: impl FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>>, String>,
-) -> Result<(), String> {
+    mut next: impl FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>>, E>,
+) -> Result<(), E> {
     let mut current: Option<u32> = None;
     let mut buf: Vec<(u32, DataRef<'a>)> = Vec::new();
     let flush = |parser: &mut SheetParser,

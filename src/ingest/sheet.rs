@@ -71,6 +71,12 @@ impl FileCtx<'_> {
     pub fn over_rows(&self) -> bool {
         self.rows_seen > self.max_rows
     }
+
+    /// Forgets everything read from the file, for reading it again from the start.
+    pub fn restart(&mut self) {
+        self.out = FileContents::default();
+        self.rows_seen = 0;
+    }
 }
 
 /// Header search state and row intake for one sheet.

@@ -1,7 +1,18 @@
 //! Ingest, xlsx/xlsm fast path: bytes of a workbook → its sheets' cells, exactly as
-//! calamine 0.38 streams them (`worksheet_cells_reader`), several times faster: parts are
-//! inflated whole and scanned in place. Whatever it does not read with certainty it
-//! declines (`None`), before giving out anything, and the caller uses calamine instead.
+//! calamine 0.38 streams them (`worksheet_cells_reader`), several times faster. Whatever
+//! it does not read with certainty it declines, and the caller uses calamine instead.
+//!
+//! The small parts (relationships, workbook, styles, shared strings) are inflated whole
+//! and read on `open`. A worksheet is inflated a window (`sheet::CHUNK`) at a time into a
+//! buffer the thread keeps, and each window is scanned up to its last complete row, the
+//! rest carried over. `cells` scans the first window before giving out anything, so a
+//! workbook or a sheet no larger than a window is declined (`None`) before any of its
+//! cells has left this module. A decline in a later window (a form the scanner does not
+//! read, a damaged stream, a wrong size) comes after cells were given out, which cannot
+//! be taken back: `SheetCells::next_cell` then fails with `Decline`, and the caller
+//! forgets everything it read from the file and reads the file again with calamine
+//! alone. That needs a sheet that changes form after its first window, which exports,
+//! written by one program from the first row to the last, do not do.
 
 mod parts;
 mod sheet;
@@ -9,16 +20,24 @@ mod sheet;
 mod tests;
 mod xml;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
 use calamine::{CellErrorType, DataRef, ExcelDateTime, ExcelDateTimeType};
 
 use parts::{Format, SheetEntry, Strings};
-use sheet::{Cells, Val};
-use xml::{Decline, Fast};
+use sheet::{Ctx, Scratch, Sheet, Val};
+use xml::Fast;
+pub use xml::Decline;
 
-/// A part larger than this is left to calamine, which streams it instead of holding it.
+thread_local! {
+    /// The sheet buffers of the thread's last workbook, for its next one.
+    static SPARE: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
+/// A small part (worksheets are streamed) larger than this is left to calamine, which
+/// streams it instead of holding it.
 const MAX_PART_BYTES: u64 = 256 << 20;
 
 /// An opened workbook: its sheets, shared strings and cell formats.
@@ -30,6 +49,17 @@ pub struct Workbook<'b> {
     strings: Strings,
     formats: Vec<Format>,
     is_1904: bool,
+    scratch: Scratch,
+    /// Bytes of sheet XML inflated at a time (tests make it tiny).
+    chunk: usize,
+}
+
+impl Drop for Workbook<'_> {
+    fn drop(&mut self) {
+        if self.scratch.worth_keeping() {
+            SPARE.set(std::mem::take(&mut self.scratch));
+        }
+    }
 }
 
 impl<'b> Workbook<'b> {
@@ -60,6 +90,8 @@ impl<'b> Workbook<'b> {
             strings: Strings::default(),
             formats: Vec::new(),
             is_1904: false,
+            scratch: SPARE.take(),
+            chunk: sheet::CHUNK,
         };
         let rels = wb.part("_rels/.rels")?.ok_or(Decline)?;
         let (xl_path, book_name) = parts::office_document(&rels)?;
@@ -113,20 +145,65 @@ impl<'b> Workbook<'b> {
         self.sheets.iter().map(|s| (s.name.as_str(), s.worksheet))
     }
 
-    /// Every cell of the worksheet `name`, or `None` to leave it to calamine.
-    pub fn cells(&mut self, name: &str) -> Option<SheetCells> {
-        let path = self.sheets.iter().find(|s| s.name == name)?.path.clone();
-        let xml = self.part(&path).ok()??;
-        sheet::read_sheet(&xml, &self.strings, &self.formats)
-            .ok()
-            .map(|cells| SheetCells { cells })
+    /// The worksheet `name`, its first window read; `None` to leave it to calamine.
+    pub fn cells(&mut self, name: &str) -> Option<SheetCells<'_, 'b>> {
+        let path = &self.sheets.iter().find(|s| s.name == name)?.path;
+        let Workbook {
+            zip,
+            names,
+            strings,
+            formats,
+            is_1904,
+            scratch,
+            chunk,
+            ..
+        } = self;
+        let name = names.get(&path.to_ascii_lowercase()).unwrap_or(path);
+        let file = zip.by_name(name).ok()?;
+        let size = file.size();
+        let ctx = Ctx { strings, formats };
+        let sheet = Sheet::open(file.take(size.saturating_add(1)), size, scratch, *chunk, ctx).ok()?;
+        Some(SheetCells {
+            sheet,
+            strings,
+            is_1904: *is_1904,
+            next: 0,
+        })
+    }
+}
+
+/// One worksheet being read.
+pub struct SheetCells<'w, 'b> {
+    sheet: Sheet<'w, std::io::Take<zip::read::ZipFile<'w, Cursor<&'b [u8]>>>>,
+    strings: &'w Strings,
+    is_1904: bool,
+    /// The next cell of the current window.
+    next: usize,
+}
+
+impl<'w> SheetCells<'w, '_> {
+    /// The next cell as calamine's `next_cell` gives it, `None` after the last. Fails
+    /// with `Decline` when the fast path gives up after having given out cells: they
+    /// cannot be taken back, and the file must be read again by calamine from the start.
+    pub fn next_cell(&mut self) -> Result<Option<calamine::Cell<DataRef<'w>>>, Decline> {
+        loop {
+            if let Some(c) = self.sheet.cells().cells.get(self.next) {
+                self.next += 1;
+                return Ok(Some(calamine::Cell::new((c.row, c.col), self.data(c.val))));
+            }
+            if self.sheet.done() {
+                return Ok(None);
+            }
+            self.sheet.advance()?;
+            self.next = 0;
+        }
     }
 
     /// A cell as calamine would give it.
-    fn data<'s>(&'s self, cells: &SheetCells, val: Val) -> DataRef<'s> {
+    fn data(&self, val: Val) -> DataRef<'w> {
         let text = |a: u32, b: u32| {
-            cells
-                .cells
+            self.sheet
+                .cells()
                 .text
                 .get(a as usize..b as usize)
                 .unwrap_or_default()
@@ -147,23 +224,6 @@ impl<'b> Workbook<'b> {
             Val::Iso(a, b) => DataRef::DateTimeIso(text(a, b)),
         }
     }
-
-    /// The sheet's cells as calamine's `next_cell` gives them, in order.
-    pub fn stream<'s>(
-        &'s self,
-        cells: &'s SheetCells,
-    ) -> impl Iterator<Item = calamine::Cell<DataRef<'s>>> + 's {
-        cells
-            .cells
-            .cells
-            .iter()
-            .map(move |c| calamine::Cell::new((c.row, c.col), self.data(cells, c.val)))
-    }
-}
-
-/// One worksheet read whole.
-pub struct SheetCells {
-    cells: Cells,
 }
 
 fn error_type(i: u8) -> CellErrorType {

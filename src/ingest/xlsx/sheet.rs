@@ -1,7 +1,8 @@
-//! Ingest, xlsx fast path: one worksheet's `<sheetData>` → its cells, in the order and
-//! with the values calamine 0.38's `XlsxCellReader::next_cell` gives. A byte scanner for
-//! the forms writers produce (`<row>`, `<c>` with `<v>`, `<f>`, `<is>`); anything else
-//! declines, before a single cell has left this module (the whole sheet is buffered).
+//! Ingest, xlsx fast path: one worksheet part → its cells, in the order and with the
+//! values calamine 0.38's `XlsxCellReader::next_cell` gives. A byte scanner for the forms
+//! writers produce (`<row>`, `<c>` with `<v>`, `<f>`, `<is>`); anything else declines.
+//! The part is inflated a window at a time and scanned up to the last complete row, the
+//! rest carried over; `super` says what a decline after the first window means.
 
 use memchr::memchr;
 
@@ -38,129 +39,352 @@ pub struct Packed {
     pub val: Val,
 }
 
-/// A whole sheet's cells in stream order.
+/// A window's cells in stream order.
 #[derive(Debug, Default)]
 pub struct Cells {
     pub cells: Vec<Packed>,
     pub text: String,
 }
 
-/// More cells than this in one sheet and the fast path declines (calamine streams them
-/// without holding them).
-const MAX_CELLS: usize = 16 << 20;
-
-struct Ctx<'w> {
-    strings: &'w Strings,
-    formats: &'w [Format],
+impl Cells {
+    fn clear(&mut self) {
+        self.cells.clear();
+        self.text.clear();
+    }
 }
 
-/// Reads a worksheet part. Declines on any form calamine might read differently and on
-/// anything calamine would fail on.
-pub fn read_sheet(bytes: &[u8], strings: &Strings, formats: &[Format]) -> Fast<Cells> {
+/// How much sheet XML is inflated at a time: small enough to stay in cache, large enough
+/// that the per-window work (finding the last row end, UTF-8 check of the carried tail)
+/// is noise.
+pub const CHUNK: usize = 256 << 10;
+
+/// The window and cell buffers, reused from sheet to sheet (and, through the thread's
+/// spare, from workbook to workbook).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Inflated sheet XML; `Sheet::start..Sheet::end` is not scanned yet. Its length is
+    /// its usable size (zeroed once, never cleared), so that refills need no memset.
+    bytes: Vec<u8>,
+    /// The cells of the window scanned last.
+    cells: Cells,
+}
+
+impl Scratch {
+    /// Whether to keep it for the next workbook: not after a row so long that the window
+    /// grew far past a chunk.
+    pub fn worth_keeping(&self) -> bool {
+        self.bytes.len() <= 4 * CHUNK
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Ctx<'w> {
+    pub strings: &'w Strings,
+    pub formats: &'w [Format],
+}
+
+/// One worksheet part being read a window at a time.
+pub struct Sheet<'s, R> {
+    src: R,
+    /// The size the part declares, and how much of it has been inflated.
+    size: u64,
+    inflated: u64,
+    eof: bool,
+    scratch: &'s mut Scratch,
+    start: usize,
+    end: usize,
+    chunk: usize,
+    ctx: Ctx<'s>,
+    rows: Rows,
+    /// `</sheetData>` was read (and the rest of the part checked).
+    done: bool,
+}
+
+impl<'s, R: std::io::Read> Sheet<'s, R> {
+    /// Reads the part up to `<sheetData>` and scans the first window of rows, so that a
+    /// sheet no larger than one window is read whole before any of its cells is given
+    /// out. `src` must yield at most `size + 1` bytes. Declines on any form calamine might
+    /// read differently, on anything calamine would fail on, and on a part that does not
+    /// inflate to exactly `size` bytes.
+    pub fn open(
+        src: R,
+        size: u64,
+        scratch: &'s mut Scratch,
+        chunk: usize,
+        ctx: Ctx<'s>,
+    ) -> Fast<Sheet<'s, R>> {
+        scratch.cells.clear();
+        let mut s = Sheet {
+            src,
+            size,
+            inflated: 0,
+            eof: false,
+            scratch,
+            start: 0,
+            end: 0,
+            chunk: chunk.max(1),
+            ctx,
+            rows: Rows::default(),
+            done: false,
+        };
+        loop {
+            let window = &s.scratch.bytes[s.start..s.end];
+            if let Some(gt) = sheet_data_tag_end(window) {
+                let (name, empty, after) = prelude(&window[..=gt])?;
+                s.start += after;
+                if empty {
+                    s.finish()?;
+                    return Ok(s);
+                }
+                s.rows.data_name = name;
+                break;
+            }
+            if s.eof {
+                return Err(Decline);
+            }
+            s.fill()?;
+        }
+        s.advance()?;
+        Ok(s)
+    }
+
+    /// The cells of the window scanned last, in stream order.
+    pub fn cells(&self) -> &Cells {
+        &self.scratch.cells
+    }
+
+    /// Whether the sheet has no more windows.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Scans the next window of complete rows into `cells` (replacing what was there),
+    /// inflating as much as it takes to complete one row. Declines as `open` does; a
+    /// decline here comes after cells were given out.
+    pub fn advance(&mut self) -> Fast<()> {
+        self.scratch.cells.clear();
+        while !self.done {
+            let Scratch { bytes, cells } = &mut *self.scratch;
+            let window = &bytes[self.start..self.end];
+            // Rows are scanned whole: the window ends after the last complete one, and
+            // the incomplete rest is carried over to the next window.
+            let cut = if self.eof { window.len() } else { last_row_end(window) };
+            if cut > 0 || self.eof {
+                let src = std::str::from_utf8(&window[..cut]).map_err(|_| Decline)?;
+                match self.rows.scan(&self.ctx, src, cells)? {
+                    Step::End => self.finish()?,
+                    Step::More if self.eof => return Err(Decline),
+                    Step::More => self.start += cut,
+                }
+                return Ok(());
+            }
+            self.fill()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the unscanned bytes to the front and inflates a chunk after them, or, when
+    /// they are a chunk or more already (a row longer than that), as many again: a long
+    /// row costs linear time.
+    fn fill(&mut self) -> Fast<()> {
+        let bytes = &mut self.scratch.bytes;
+        bytes.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let target = self.end + self.chunk.max(self.end);
+        if bytes.len() < target {
+            bytes.resize(target, 0);
+        }
+        while self.end < target && !self.eof {
+            let n = self.src.read(&mut bytes[self.end..target]).map_err(|_| Decline)?;
+            self.eof = n == 0;
+            self.end += n;
+            self.inflated += n as u64;
+        }
+        if self.inflated > self.size || (self.eof && self.inflated != self.size) {
+            return Err(Decline);
+        }
+        Ok(())
+    }
+
+    /// After `</sheetData>`: inflates the rest of the part, unread, so that a damaged
+    /// stream or a wrong size declines as it did when parts were read whole.
+    fn finish(&mut self) -> Fast<()> {
+        while !self.eof {
+            self.start = self.end;
+            self.fill()?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+/// Where the start tag of `<sheetData>` ends (its `>`), once the window holds it.
+fn sheet_data_tag_end(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&b[from..], b"sheetData") {
+        let at = from + i;
+        if at > 0 && matches!(b[at - 1], b'<' | b':') {
+            return tag_end(b, at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The `>` that ends the tag whose name starts at `p`, quoted values skipped.
+fn tag_end(b: &[u8], mut p: usize) -> Option<usize> {
+    loop {
+        p += memchr::memchr3(b'>', b'"', b'\'', b.get(p..)?)?;
+        match b[p] {
+            b'>' => return Some(p),
+            q => p += 2 + memchr(q, b.get(p + 1..)?)?,
+        }
+    }
+}
+
+/// Just past the last `</row>` or `</sheetData>` (any prefix) in `b`, or 0: where a window
+/// of whole rows can end. (An acceptable sheet has `</` only in end tags: text and
+/// attribute values with `<`, comments and CDATA all decline.)
+fn last_row_end(b: &[u8]) -> usize {
+    let mut end = b.len();
+    while let Some(lt) = memchr::memmem::rfind(&b[..end], b"</") {
+        let name = &b[lt + 2..end];
+        if let Some(gt) = memchr(b'>', name) {
+            let name = &name[..gt];
+            let local = match memchr(b':', name) {
+                Some(i) => &name[i + 1..],
+                None => name,
+            };
+            if local == b"row" || local == b"sheetData" {
+                return lt + 2 + gt + 1;
+            }
+        }
+        end = lt;
+    }
+    0
+}
+
+/// The part up to and including the `<sheetData>` start tag → its name, whether it is
+/// empty, and where its content starts. Checks the `<dimension>` as calamine reads it.
+fn prelude(bytes: &[u8]) -> Fast<(String, bool, usize)> {
     let mut t = Tokens::new(bytes, false)?;
-    let data_name = loop {
+    loop {
         match t.next()? {
             Tok::Start(e) if e.local() == "dimension" => {
                 let [r] = e.pick(["ref"])?;
                 check_dimension(r.ok_or(Decline)?)?;
             }
             Tok::Start(e) if e.local() == "sheetData" => {
-                if e.empty {
-                    return Ok(Cells::default());
-                }
-                break e.name;
+                // `Tokens` skips a byte-order mark: positions count from after it.
+                let skipped = bytes.len() - t.src.len();
+                return Ok((e.name.to_string(), e.empty, skipped + t.pos));
             }
             Tok::Eof => return Err(Decline),
             Tok::Text(s) => check_text(s)?,
             _ => {}
         }
-    };
-    let ctx = Ctx { strings, formats };
-    let src = t.src;
-    let b = src.as_bytes();
-    let mut p = t.pos;
-    let mut out = Cells {
-        cells: Vec::with_capacity((b.len().saturating_sub(p) / 32).min(MAX_CELLS)),
-        text: String::new(),
-    };
-    let mut row_index: u32 = 0;
-    let mut col_index: u32 = 0;
-    let mut row_name: Option<&str> = None;
-    loop {
-        p = skip_ws(b, p);
-        if b.get(p) != Some(&b'<') {
-            return Err(Decline);
-        }
-        p += 1;
-        if b.get(p) == Some(&b'/') {
-            let gt = p + 1 + memchr(b'>', &b[p + 1..]).ok_or(Decline)?;
-            let name = src.get(p + 1..gt).ok_or(Decline)?;
-            p = gt + 1;
-            match row_name {
-                Some(r) if r == name => {
-                    row_index = row_index.checked_add(1).ok_or(Decline)?;
-                    col_index = 0;
-                    row_name = None;
+    }
+}
+
+/// Where the row scan stands between windows (always between rows).
+#[derive(Default)]
+struct Rows {
+    data_name: String,
+    row_index: u32,
+    col_index: u32,
+}
+
+enum Step {
+    /// The window was read to its end; more rows may follow.
+    More,
+    /// `</sheetData>`.
+    End,
+}
+
+impl Rows {
+    /// Reads the rows of `src`, a window that ends between rows (or at the end of the
+    /// part), into `out`.
+    fn scan(&mut self, ctx: &Ctx<'_>, src: &str, out: &mut Cells) -> Fast<Step> {
+        let b = src.as_bytes();
+        let mut p = 0;
+        let mut row_name: Option<&str> = None;
+        loop {
+            p = skip_ws(b, p);
+            if p == b.len() && row_name.is_none() {
+                return Ok(Step::More);
+            }
+            if b.get(p) != Some(&b'<') {
+                return Err(Decline);
+            }
+            p += 1;
+            if b.get(p) == Some(&b'/') {
+                let gt = p + 1 + memchr(b'>', &b[p + 1..]).ok_or(Decline)?;
+                let name = src.get(p + 1..gt).ok_or(Decline)?;
+                p = gt + 1;
+                match row_name {
+                    Some(r) if r == name => {
+                        self.row_index = self.row_index.checked_add(1).ok_or(Decline)?;
+                        self.col_index = 0;
+                        row_name = None;
+                    }
+                    None if name == self.data_name => return Ok(Step::End),
+                    _ => return Err(Decline),
                 }
-                None if name == data_name => return Ok(out),
+                continue;
+            }
+            let name_end = name_end(b, p);
+            let name = src.get(p..name_end).ok_or(Decline)?;
+            match (local_name(name), row_name) {
+                ("row", None) => {
+                    let mut r = None;
+                    let (gt, empty) = scan_attrs_with(src, name_end, |k, v| match k {
+                        "r" => once(&mut r, v),
+                        _ => Ok(()),
+                    })?;
+                    if let Some(r) = r {
+                        self.row_index = cell_ref(r)?.0;
+                    }
+                    if empty {
+                        self.row_index = self.row_index.checked_add(1).ok_or(Decline)?;
+                        self.col_index = 0;
+                    } else {
+                        row_name = Some(name);
+                    }
+                    p = gt + 1;
+                }
+                ("c", Some(_)) => {
+                    // `r`, `s` and `t`; a repeated one declines (calamine's lookup would
+                    // then depend on the order).
+                    let (mut r, mut s, mut ty) = (None, None, None);
+                    let (gt, empty) = scan_attrs_with(src, name_end, |k, v| match k {
+                        "r" => once(&mut r, v),
+                        "s" => once(&mut s, v),
+                        "t" => once(&mut ty, v),
+                        _ => Ok(()),
+                    })?;
+                    let (row, col) = match r {
+                        Some(r) => {
+                            let (row, col) = cell_ref(r)?;
+                            let col = col.ok_or(Decline)?;
+                            self.col_index = col;
+                            (row, col)
+                        }
+                        None => (self.row_index, self.col_index),
+                    };
+                    p = gt + 1;
+                    let val = if empty {
+                        Val::Empty
+                    } else {
+                        let (val, after) = cell_body(ctx, src, p, name, s, ty, &mut out.text)?;
+                        p = after;
+                        val
+                    };
+                    out.cells.push(Packed { row, col, val });
+                    self.col_index = self.col_index.checked_add(1).ok_or(Decline)?;
+                }
                 _ => return Err(Decline),
             }
-            continue;
-        }
-        let name_end = name_end(b, p);
-        let name = src.get(p..name_end).ok_or(Decline)?;
-        match (local_name(name), row_name) {
-            ("row", None) => {
-                let mut r = None;
-                let (gt, empty) = scan_attrs_with(src, name_end, |k, v| match k {
-                    "r" => once(&mut r, v),
-                    _ => Ok(()),
-                })?;
-                if let Some(r) = r {
-                    row_index = cell_ref(r)?.0;
-                }
-                if empty {
-                    row_index = row_index.checked_add(1).ok_or(Decline)?;
-                    col_index = 0;
-                } else {
-                    row_name = Some(name);
-                }
-                p = gt + 1;
-            }
-            ("c", Some(_)) => {
-                // `r`, `s` and `t`; a repeated one declines (calamine's lookup would then
-                // depend on the order).
-                let (mut r, mut s, mut ty) = (None, None, None);
-                let (gt, empty) = scan_attrs_with(src, name_end, |k, v| match k {
-                    "r" => once(&mut r, v),
-                    "s" => once(&mut s, v),
-                    "t" => once(&mut ty, v),
-                    _ => Ok(()),
-                })?;
-                let (row, col) = match r {
-                    Some(r) => {
-                        let (row, col) = cell_ref(r)?;
-                        let col = col.ok_or(Decline)?;
-                        col_index = col;
-                        (row, col)
-                    }
-                    None => (row_index, col_index),
-                };
-                p = gt + 1;
-                let val = if empty {
-                    Val::Empty
-                } else {
-                    let (val, after) = cell_body(&ctx, src, p, name, s, ty, &mut out.text)?;
-                    p = after;
-                    val
-                };
-                if out.cells.len() >= MAX_CELLS {
-                    return Err(Decline);
-                }
-                out.cells.push(Packed { row, col, val });
-                col_index = col_index.checked_add(1).ok_or(Decline)?;
-            }
-            _ => return Err(Decline),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The fast xlsx reader against calamine: every form it reads, inline fixtures, and a
 //! differential pass over the shared corpus (it must decline or agree cell for cell).
 
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Write};
 use std::path::Path;
 
 use calamine::{CellErrorType, DataRef, ExcelDateTime, ExcelDateTimeType, Reader, SheetType, Xlsx};
@@ -16,6 +16,7 @@ struct Fixture {
     strings: Option<String>,
     styles: Option<String>,
     workbook_pr: &'static str,
+    deflate: bool,
 }
 
 impl Fixture {
@@ -28,6 +29,7 @@ impl Fixture {
             strings: None,
             styles: None,
             workbook_pr: "",
+            deflate: false,
         }
     }
 
@@ -69,8 +71,11 @@ impl Fixture {
             parts.push(("xl/styles.xml", s.clone()));
         }
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
+        let opts = zip::write::SimpleFileOptions::default().compression_method(if self.deflate {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        });
         for (name, xml) in parts {
             zip.start_file(name, opts).unwrap();
             zip.write_all(xml.as_bytes()).unwrap();
@@ -116,20 +121,51 @@ fn calamine_cells(bytes: &[u8]) -> Option<Vec<(String, bool, Option<Stream>)>> {
 }
 
 /// The fast reader's view: `None` when it declines the workbook; a sheet it declines is
-/// `None` inside.
-fn fast_cells(bytes: &[u8]) -> Option<Vec<(String, bool, Option<Stream>)>> {
+/// `None` inside, whether before its first cell or later (`Late`). Sheet XML is inflated
+/// `chunk` bytes at a time.
+fn fast_cells(bytes: &[u8], chunk: usize) -> Option<Vec<(String, bool, Option<Stream>)>> {
+    fast_sheets(bytes, chunk).map(|sheets| {
+        sheets
+            .into_iter()
+            .map(|(n, w, c)| (n, w, c.ok()))
+            .collect()
+    })
+}
+
+/// Why the fast reader left a sheet to calamine.
+#[derive(Debug, PartialEq)]
+enum Left {
+    /// Before giving out a cell.
+    Early,
+    /// After giving out this many.
+    Late(usize),
+}
+
+/// Each sheet: its name, whether it is a worksheet, its cells or why it was left.
+type Sheets = Vec<(String, bool, Result<Stream, Left>)>;
+
+fn fast_sheets(bytes: &[u8], chunk: usize) -> Option<Sheets> {
     let mut wb = Workbook::open(bytes)?;
+    wb.chunk = chunk;
     let sheets: Vec<(String, bool)> = wb.sheets().map(|(n, w)| (n.to_string(), w)).collect();
     let mut out = Vec::new();
     for (name, ws) in sheets {
         let cells = if ws {
-            wb.cells(&name).map(|c| {
-                wb.stream(&c)
-                    .map(|c| (c.get_position(), format!("{:?}", c.get_value())))
-                    .collect()
-            })
+            match wb.cells(&name) {
+                None => Err(Left::Early),
+                Some(mut sheet) => {
+                    let mut cells = Vec::new();
+                    loop {
+                        match sheet.next_cell() {
+                            Ok(Some(c)) => cells.push((c.get_position(), format!("{:?}", c.get_value()))),
+                            Ok(None) => break Ok(cells),
+                            Err(Decline) => break Err(Left::Late(cells.len())),
+                        }
+                    }
+                }
+            }
         } else {
-            Some(Vec::new())
+            Ok(Vec::new())
         };
         out.push((name, ws, cells));
     }
@@ -145,7 +181,11 @@ struct Tally {
 
 /// Declined, or equal to calamine; panics with the file name otherwise.
 fn agree(label: &str, bytes: &[u8], tally: &mut Tally) {
-    let Some(fast) = fast_cells(bytes) else {
+    agree_in_chunks(label, bytes, sheet::CHUNK, tally);
+}
+
+fn agree_in_chunks(label: &str, bytes: &[u8], chunk: usize, tally: &mut Tally) {
+    let Some(fast) = fast_cells(bytes, chunk) else {
         tally.declined += 1;
         return;
     };
@@ -175,7 +215,7 @@ fn read(fx: &Fixture) -> Vec<((u32, u32), String)> {
     let mut tally = Tally::default();
     agree("fixture", &bytes, &mut tally);
     assert_eq!((tally.handled, tally.sheets_declined), (1, 0), "declined: {}", fx.sheet);
-    fast_cells(&bytes).unwrap().remove(0).2.unwrap()
+    fast_cells(&bytes, sheet::CHUNK).unwrap().remove(0).2.unwrap()
 }
 
 fn declined(fx: &Fixture) -> bool {
@@ -368,6 +408,189 @@ fn workbook_made_with_rust_xlsxwriter_agrees() {
     assert_eq!((tally.handled, tally.sheets_declined), (1, 0));
 }
 
+/// Rows of every form the scanner reads, with multi-byte text, an empty row, a row
+/// longer than the small chunks and content after `</sheetData>`.
+fn varied_rows(rows: usize) -> Fixture {
+    let mut data = String::new();
+    for r in 1..=rows {
+        match r % 5 {
+            0 => data.push_str(&format!(r#"<row r="{r}"/>"#)),
+            1 => data.push_str(&format!(
+                r#"<row r="{r}" spans="1:4"><c r="A{r}" t="s"><v>{}</v></c><c r="B{r}" t="inlineStr"><is><t>Å ä ö € 🙂 {r}</t></is></c><c r="C{r}" s="1"><v>{}.25</v></c></row>"#,
+                r % 2,
+                43000 + r
+            )),
+            2 => data.push_str(&format!(
+                r#"<row><c t="str"><f>B1&amp;"x"</f><v>line&#10;{r} _x0041_</v></c><c/><c t="b"><v>1</v></c><c t="e"><v>#N/A</v></c></row>"#
+            )),
+            3 => data.push_str(&format!(
+                r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{}</t></is></c></row>"#,
+                "lång rad ".repeat(40)
+            )),
+            _ => data.push_str(&format!(r#"<row r="{r}">
+  <c r="A{r}"><v>-{r}E-3</v></c>
+</row>"#)),
+        }
+    }
+    let mut fx = Fixture::new(&data)
+        .strings("<si><t>Stadsdel</t></si><si><t>Hushåll</t></si>")
+        .styles("", r#"<xf numFmtId="0"/><xf numFmtId="14"/>"#);
+    fx.sheet = fx.sheet.replace(
+        "</sheetData>",
+        r#"</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>"#,
+    );
+    fx
+}
+
+#[test]
+fn rows_split_across_chunk_boundaries_read_as_whole() {
+    for deflate in [false, true] {
+        let mut fx = varied_rows(23);
+        fx.deflate = deflate;
+        let bytes = fx.bytes();
+        let whole = fast_cells(&bytes, sheet::CHUNK).unwrap();
+        for chunk in (1..=90).chain([127, 500, 1009, 4096]) {
+            let mut tally = Tally::default();
+            agree_in_chunks("fixture", &bytes, chunk, &mut tally);
+            assert_eq!((tally.handled, tally.sheets_declined), (1, 0), "chunk {chunk}");
+            assert_eq!(fast_cells(&bytes, chunk).unwrap(), whole, "chunk {chunk}");
+        }
+    }
+}
+
+#[test]
+fn a_sheet_in_one_window_declines_before_its_first_cell() {
+    let mut fx = varied_rows(40);
+    fx.sheet = fx.sheet.replace(r#"<row r="35"/>"#, r#"<row r="35"><!-- note --></row>"#);
+    let sheets = fast_sheets(&fx.bytes(), sheet::CHUNK).unwrap();
+    assert_eq!(sheets[0].2, Err(Left::Early));
+}
+
+#[test]
+fn a_late_decline_comes_after_the_cells_calamine_gives_too() {
+    let mut fx = varied_rows(40);
+    fx.sheet = fx.sheet.replace(r#"<row r="35"/>"#, r#"<row r="35"><!-- note --></row>"#);
+    let bytes = fx.bytes();
+    let slow = calamine_cells(&bytes).unwrap().remove(0).2.unwrap();
+    let mut wb = Workbook::open(&bytes).unwrap();
+    wb.chunk = 300;
+    let mut sheet = wb.cells("Blad1").unwrap();
+    let mut given = Vec::new();
+    let end = loop {
+        match sheet.next_cell() {
+            Ok(Some(c)) => given.push((c.get_position(), format!("{:?}", c.get_value()))),
+            other => break other.map(|_| ()),
+        }
+    };
+    assert_eq!(end, Err(Decline));
+    assert!(given.len() > 20, "declined after {} cells", given.len());
+    assert_eq!(given[..], slow[..given.len()]);
+}
+
+#[test]
+fn a_damaged_stream_or_wrong_size_declines() {
+    let mut fx = varied_rows(200);
+    fx.deflate = true;
+    let bytes = fx.bytes();
+    let (start, len) = {
+        let mut zip = zip::ZipArchive::new(Cursor::new(&bytes[..])).unwrap();
+        let f = zip.by_name("xl/worksheets/sheet1.xml").unwrap();
+        (f.data_start().unwrap() as usize, f.compressed_size() as usize)
+    };
+    let declined = |bytes: &[u8], chunk: usize| match fast_sheets(bytes, chunk) {
+        None => true,
+        Some(sheets) => sheets[0].2.is_err(),
+    };
+    for at in [0, 1, len / 3, len / 2, len - 9, len - 1] {
+        let mut damaged = bytes.clone();
+        damaged[start + at] ^= 0x5a;
+        // Bits after the final block are padding: damage there changes nothing.
+        let mut inflated = Vec::new();
+        let mut zip = zip::ZipArchive::new(Cursor::new(&damaged[..])).unwrap();
+        let same = zip.by_name("xl/worksheets/sheet1.xml").unwrap().read_to_end(&mut inflated).is_ok()
+            && inflated == fx.sheet.as_bytes();
+        for chunk in [7, 4096, sheet::CHUNK] {
+            if same {
+                let mut tally = Tally::default();
+                agree_in_chunks("padding", &damaged, chunk, &mut tally);
+                assert_eq!((tally.handled, tally.sheets_declined), (1, 0));
+            } else {
+                assert!(declined(&damaged, chunk), "damaged at {at}, chunk {chunk}");
+            }
+        }
+    }
+    // The central directory's uncompressed size of the sheet, one less and one more.
+    let name = b"xl/worksheets/sheet1.xml";
+    let entry = (0..bytes.len() - 46)
+        .find(|&i| bytes[i..].starts_with(&[0x50, 0x4b, 0x01, 0x02]) && bytes[i + 46..].starts_with(name))
+        .unwrap();
+    let size = u32::from_le_bytes(bytes[entry + 24..entry + 28].try_into().unwrap());
+    for wrong in [size - 1, size + 1] {
+        let mut damaged = bytes.clone();
+        damaged[entry + 24..entry + 28].copy_from_slice(&wrong.to_le_bytes());
+        for chunk in [7, sheet::CHUNK] {
+            assert!(declined(&damaged, chunk), "declared {wrong} of {size}, chunk {chunk}");
+        }
+    }
+}
+
+/// A payments sheet larger than a window; `late` puts a comment (which calamine skips
+/// and the fast path declines) in its last row.
+fn payments_workbook(late: bool) -> Vec<u8> {
+    let mut data = String::from(
+        r#"<row r="1"><c r="A1" t="inlineStr"><is><t>Period</t></is></c><c r="B1" t="inlineStr"><is><t>Stadsdel</t></is></c><c r="C1" t="inlineStr"><is><t>HushallsID</t></is></c><c r="D1" t="inlineStr"><is><t>Belopp</t></is></c></row>"#,
+    );
+    let rows = 3000;
+    for r in 2..=rows {
+        let note = if late && r == rows { "<!-- sent -->" } else { "" };
+        data.push_str(&format!(
+            r#"<row r="{r}">{note}<c r="A{r}" t="inlineStr"><is><t>2019-05</t></is></c><c r="B{r}" t="inlineStr"><is><t>Kommun {}</t></is></c><c r="C{r}"><v>{}</v></c><c r="D{r}"><v>{}.5</v></c></row>"#,
+            r % 7,
+            1000 + r / 2,
+            r * 3
+        ));
+    }
+    assert!(data.len() > sheet::CHUNK);
+    Fixture::new(&data).bytes()
+}
+
+/// What `read_workbook` makes of a workbook, as text.
+fn read_as_run(bytes: &[u8]) -> String {
+    use crate::ingest::excel::read_workbook;
+    use crate::ingest::limits::ReadLimits;
+    use crate::ingest::schema::{Matcher, standard_datasets};
+    use crate::ingest::sheet::{FileContents, FileCtx};
+    use std::sync::Arc;
+    let datasets: Vec<Arc<crate::model::DatasetSpec>> =
+        standard_datasets().into_iter().map(Arc::new).collect();
+    let matcher = Matcher::new(&datasets);
+    let mut ctx = FileCtx {
+        datasets: &datasets,
+        matcher: &matcher,
+        districts: None,
+        intake: datasets.iter().position(|d| d.name == crate::ingest::fold::PAYMENTS),
+        file: "utbetalningar.xlsx".into(),
+        out: FileContents::default(),
+        rows_seen: 0,
+        max_rows: u64::MAX,
+    };
+    let result = read_workbook(bytes, "xlsx", &ReadLimits::default(), &mut ctx);
+    format!("{result:?} {} {:?}", ctx.rows_seen, ctx.out)
+}
+
+#[test]
+fn a_late_decline_rereads_the_file_with_calamine_from_the_start() {
+    let late = payments_workbook(true);
+    let sheets = fast_sheets(&late, sheet::CHUNK).unwrap();
+    assert!(matches!(sheets[0].2, Err(Left::Late(n)) if n > 1000), "{:?}", sheets[0].2.as_ref().err());
+    let plain = payments_workbook(false);
+    assert!(fast_sheets(&plain, sheet::CHUNK).unwrap()[0].2.is_ok());
+    // calamine skips the comment: both files hold the same rows.
+    let run = read_as_run(&late);
+    assert!(run.contains("rows: 2999"), "{}", &run[..run.len().min(2000)]);
+    assert_eq!(run, read_as_run(&plain));
+}
+
 /// Every xlsx/xlsm under the shared corpus and real data: the fast path declines or
 /// agrees with calamine. `UTFALL_XLSX_DIFF_DIR` adds a folder (e.g. generated exports).
 #[test]
@@ -392,11 +615,13 @@ fn corpus_declines_or_agrees_with_calamine() {
         if !within_limits(&bytes) {
             continue;
         }
-        let before = tally.declined;
+        let (before, sheets_before) = (tally.declined, tally.sheets_declined);
         let label = path.display().to_string();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut t = Tally::default();
             agree(&label, &bytes, &mut t);
+            // Windows small enough that rows and characters split everywhere.
+            agree_in_chunks(&label, &bytes, 1021, &mut Tally::default());
             t
         }));
         match outcome {
@@ -409,6 +634,8 @@ fn corpus_declines_or_agrees_with_calamine() {
         }
         if tally.declined > before {
             declined.push(label);
+        } else if tally.sheets_declined > sheets_before {
+            declined.push(format!("{label} ({} sheets)", tally.sheets_declined - sheets_before));
         }
     }
     eprintln!(

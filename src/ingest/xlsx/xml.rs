@@ -1,4 +1,5 @@
-//! Ingest, xlsx fast path: a strict XML tokenizer over one fully inflated part. It accepts
+//! Ingest, xlsx fast path: a strict XML tokenizer over one inflated part (a small part
+//! whole, or the start of a worksheet up to its `<sheetData>`). It accepts
 //! the plain subset of XML that spreadsheet writers produce and reports `Decline` on
 //! anything else (comments or processing instructions inside the root, CDATA, DOCTYPE,
 //! malformed tags or references, non-UTF-8), so that the caller can leave the file to
