@@ -162,11 +162,15 @@ fn calamine_sheet(
 ) -> Result<(), String> {
     match wb {
         Sheets::Xlsx(x) => match x.worksheet_cells_reader(name) {
-            Ok(mut r) => stream(parser, ctx, name, || r.next_cell().map_err(|e| e.to_string())),
+            Ok(mut r) => stream(parser, ctx, name, || {
+                r.next_cell().map_err(|e| e.to_string())
+            }),
             Err(e) => Err(e.to_string()),
         },
         Sheets::Xlsb(x) => match x.worksheet_cells_reader(name) {
-            Ok(mut r) => stream(parser, ctx, name, || r.next_cell().map_err(|e| e.to_string())),
+            Ok(mut r) => stream(parser, ctx, name, || {
+                r.next_cell().map_err(|e| e.to_string())
+            }),
             Err(e) => Err(e.to_string()),
         },
         Sheets::Xls(_) | Sheets::Ods(_) => match wb.worksheet_range(name) {

@@ -28,8 +28,8 @@ use calamine::{CellErrorType, DataRef, ExcelDateTime, ExcelDateTimeType};
 
 use parts::{Format, SheetEntry, Strings};
 use sheet::{Ctx, Scratch, Sheet, Val};
-use xml::Fast;
 pub use xml::Decline;
+use xml::Fast;
 
 thread_local! {
     /// The sheet buffers of the thread's last workbook, for its next one.
@@ -162,7 +162,14 @@ impl<'b> Workbook<'b> {
         let file = zip.by_name(name).ok()?;
         let size = file.size();
         let ctx = Ctx { strings, formats };
-        let sheet = Sheet::open(file.take(size.saturating_add(1)), size, scratch, *chunk, ctx).ok()?;
+        let sheet = Sheet::open(
+            file.take(size.saturating_add(1)),
+            size,
+            scratch,
+            *chunk,
+            ctx,
+        )
+        .ok()?;
         Some(SheetCells {
             sheet,
             strings,
@@ -214,7 +221,9 @@ impl<'w> SheetCells<'w, '_> {
         };
         match val {
             Val::Empty => DataRef::Empty,
-            Val::Shared(i) => DataRef::SharedString(self.strings.get(i as usize).unwrap_or_default()),
+            Val::Shared(i) => {
+                DataRef::SharedString(self.strings.get(i as usize).unwrap_or_default())
+            }
             Val::Float(v) => DataRef::Float(v),
             Val::DateTime(v) => date(v, ExcelDateTimeType::DateTime),
             Val::Duration(v) => date(v, ExcelDateTimeType::TimeDelta),

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::xml::{Decline, Fast, Tag, Tok, Tokens, check_text, decode_refs, decode_text, unescape_excel};
+use super::xml::{
+    Decline, Fast, Tag, Tok, Tokens, check_text, decode_refs, decode_text, unescape_excel,
+};
 
 /// What calamine makes of a cell style's number format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +53,11 @@ pub fn office_document(bytes: &[u8]) -> Fast<(String, String)> {
         None => ("", target.as_str()),
     };
     let dir = dir.strip_prefix('/').unwrap_or(dir).to_string();
-    let name = if name.is_empty() { "workbook.xml" } else { name };
+    let name = if name.is_empty() {
+        "workbook.xml"
+    } else {
+        name
+    };
     Ok((dir, name.to_string()))
 }
 
@@ -66,7 +72,10 @@ pub fn relationships(bytes: &[u8]) -> Fast<HashMap<String, (String, String)>> {
                 if let Some(id) = id {
                     rels.insert(
                         id.to_string(),
-                        (target.unwrap_or("").to_string(), typ.unwrap_or("").to_string()),
+                        (
+                            target.unwrap_or("").to_string(),
+                            typ.unwrap_or("").to_string(),
+                        ),
                     );
                 }
             }
@@ -144,7 +153,9 @@ fn sheet_entry(
             }
             "state" if !matches!(val, "visible" | "hidden" | "veryHidden") => return Err(Decline),
             "state" => {}
-            k if k == "id" || k.strip_suffix("id").is_some_and(|p| p.ends_with(':')) => rel_id = val,
+            k if k == "id" || k.strip_suffix("id").is_some_and(|p| p.ends_with(':')) => {
+                rel_id = val
+            }
             _ => {}
         }
     }
@@ -158,7 +169,11 @@ fn sheet_entry(
         Some("chartsheet" | "dialogsheet") => false,
         _ => return Err(Decline),
     };
-    Ok(SheetEntry { name, path, worksheet })
+    Ok(SheetEntry {
+        name,
+        path,
+        worksheet,
+    })
 }
 
 /// `xl/styles.xml` → the number format class of each cell style (`cellXfs`), in order.
@@ -188,7 +203,9 @@ pub fn styles(bytes: &[u8]) -> Fast<Vec<Format>> {
                 t.skip_element()?;
             }
             Tok::End("cellXfs") if in_xfs => in_xfs = false,
-            Tok::Start(e) if !in_num_fmts && !in_xfs && e.local() == "numFmts" => in_num_fmts = true,
+            Tok::Start(e) if !in_num_fmts && !in_xfs && e.local() == "numFmts" => {
+                in_num_fmts = true
+            }
             Tok::Start(e) if !in_num_fmts && !in_xfs && e.local() == "cellXfs" => in_xfs = true,
             Tok::End("styleSheet") if !in_num_fmts && !in_xfs => return Ok(formats),
             Tok::Eof => return Err(Decline),
@@ -204,8 +221,8 @@ fn builtin_format(id: &str) -> Format {
         "14" | "15" | "16" | "17" | "18" | "19" | "20" | "21" | "22" | "45" | "47" => {
             Format::DateTime
         }
-        "27" | "28" | "29" | "30" | "31" | "32" | "33" | "34" | "35" | "36" | "50" | "51" | "52"
-        | "53" | "54" | "55" | "56" | "57" | "58" => Format::DateTime,
+        "27" | "28" | "29" | "30" | "31" | "32" | "33" | "34" | "35" | "36" | "50" | "51"
+        | "52" | "53" | "54" | "55" | "56" | "57" | "58" => Format::DateTime,
         "46" => Format::TimeDelta,
         _ => Format::Other,
     }

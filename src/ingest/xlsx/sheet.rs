@@ -30,7 +30,9 @@ pub enum Val {
 }
 
 /// The error values calamine knows, in `Val::Error` order.
-pub const ERRORS: [&str; 7] = ["#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"];
+pub const ERRORS: [&str; 7] = [
+    "#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Packed {
@@ -168,7 +170,11 @@ impl<'s, R: std::io::Read> Sheet<'s, R> {
             let window = &bytes[self.start..self.end];
             // Rows are scanned whole: the window ends after the last complete one, and
             // the incomplete rest is carried over to the next window.
-            let cut = if self.eof { window.len() } else { last_row_end(window) };
+            let cut = if self.eof {
+                window.len()
+            } else {
+                last_row_end(window)
+            };
             if cut > 0 || self.eof {
                 let src = std::str::from_utf8(&window[..cut]).map_err(|_| Decline)?;
                 match self.rows.scan(&self.ctx, src, cells)? {
@@ -196,7 +202,10 @@ impl<'s, R: std::io::Read> Sheet<'s, R> {
             bytes.resize(target, 0);
         }
         while self.end < target && !self.eof {
-            let n = self.src.read(&mut bytes[self.end..target]).map_err(|_| Decline)?;
+            let n = self
+                .src
+                .read(&mut bytes[self.end..target])
+                .map_err(|_| Decline)?;
             self.eof = n == 0;
             self.end += n;
             self.inflated += n as u64;
@@ -397,7 +406,8 @@ fn skip_ws(b: &[u8], mut p: usize) -> usize {
 }
 
 fn name_end(b: &[u8], mut p: usize) -> usize {
-    while p < b.len() && !matches!(b[p], b'>' | b'/' | b'<' | b'"' | b'\'' | b'=')
+    while p < b.len()
+        && !matches!(b[p], b'>' | b'/' | b'<' | b'"' | b'\'' | b'=')
         && !b[p].is_ascii_whitespace()
     {
         p += 1;
@@ -406,7 +416,11 @@ fn name_end(b: &[u8], mut p: usize) -> usize {
 }
 
 fn once<'a>(slot: &mut Option<&'a str>, v: &'a str) -> Fast<()> {
-    if slot.replace(v).is_some() { Err(Decline) } else { Ok(()) }
+    if slot.replace(v).is_some() {
+        Err(Decline)
+    } else {
+        Ok(())
+    }
 }
 
 /// The children of a `<c>` up to its end tag. As in calamine, the value is that of the
@@ -480,7 +494,13 @@ fn cell_body(
 }
 
 /// calamine's `read_value` for a `<v>` with this raw content, then `read_v`.
-fn value(ctx: &Ctx<'_>, raw: &str, style: Option<&str>, ty: Option<&str>, text: &mut String) -> Fast<Val> {
+fn value(
+    ctx: &Ctx<'_>,
+    raw: &str,
+    style: Option<&str>,
+    ty: Option<&str>,
+    text: &mut String,
+) -> Fast<Val> {
     match ty {
         Some("inlineStr" | "is") => {
             check_text(raw)?;

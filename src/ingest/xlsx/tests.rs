@@ -124,12 +124,8 @@ fn calamine_cells(bytes: &[u8]) -> Option<Vec<(String, bool, Option<Stream>)>> {
 /// `None` inside, whether before its first cell or later (`Late`). Sheet XML is inflated
 /// `chunk` bytes at a time.
 fn fast_cells(bytes: &[u8], chunk: usize) -> Option<Vec<(String, bool, Option<Stream>)>> {
-    fast_sheets(bytes, chunk).map(|sheets| {
-        sheets
-            .into_iter()
-            .map(|(n, w, c)| (n, w, c.ok()))
-            .collect()
-    })
+    fast_sheets(bytes, chunk)
+        .map(|sheets| sheets.into_iter().map(|(n, w, c)| (n, w, c.ok())).collect())
 }
 
 /// Why the fast reader left a sheet to calamine.
@@ -157,7 +153,9 @@ fn fast_sheets(bytes: &[u8], chunk: usize) -> Option<Sheets> {
                     let mut cells = Vec::new();
                     loop {
                         match sheet.next_cell() {
-                            Ok(Some(c)) => cells.push((c.get_position(), format!("{:?}", c.get_value()))),
+                            Ok(Some(c)) => {
+                                cells.push((c.get_position(), format!("{:?}", c.get_value())))
+                            }
                             Ok(None) => break Ok(cells),
                             Err(Decline) => break Err(Left::Late(cells.len())),
                         }
@@ -189,7 +187,8 @@ fn agree_in_chunks(label: &str, bytes: &[u8], chunk: usize, tally: &mut Tally) {
         tally.declined += 1;
         return;
     };
-    let slow = calamine_cells(bytes).unwrap_or_else(|| panic!("{label}: read fast, calamine fails"));
+    let slow =
+        calamine_cells(bytes).unwrap_or_else(|| panic!("{label}: read fast, calamine fails"));
     assert_eq!(fast.len(), slow.len(), "{label}: sheet count");
     for ((fname, fws, fcells), (sname, sws, scells)) in fast.iter().zip(&slow) {
         assert_eq!((fname, fws), (sname, sws), "{label}: sheet list");
@@ -200,7 +199,11 @@ fn agree_in_chunks(label: &str, bytes: &[u8], chunk: usize, tally: &mut Tally) {
                     .as_ref()
                     .unwrap_or_else(|| panic!("{label} [{fname}]: read fast, calamine fails"));
                 if let Some(i) = (0..f.len().max(s.len())).find(|&i| f.get(i) != s.get(i)) {
-                    panic!("{label} [{fname}] cell {i}: fast {:?}, calamine {:?}", f.get(i), s.get(i));
+                    panic!(
+                        "{label} [{fname}] cell {i}: fast {:?}, calamine {:?}",
+                        f.get(i),
+                        s.get(i)
+                    );
                 }
             }
         }
@@ -214,8 +217,17 @@ fn read(fx: &Fixture) -> Vec<((u32, u32), String)> {
     let bytes = fx.bytes();
     let mut tally = Tally::default();
     agree("fixture", &bytes, &mut tally);
-    assert_eq!((tally.handled, tally.sheets_declined), (1, 0), "declined: {}", fx.sheet);
-    fast_cells(&bytes, sheet::CHUNK).unwrap().remove(0).2.unwrap()
+    assert_eq!(
+        (tally.handled, tally.sheets_declined),
+        (1, 0),
+        "declined: {}",
+        fx.sheet
+    );
+    fast_cells(&bytes, sheet::CHUNK)
+        .unwrap()
+        .remove(0)
+        .2
+        .unwrap()
 }
 
 fn declined(fx: &Fixture) -> bool {
@@ -275,7 +287,10 @@ fn numbers_bools_errors_and_formula_cached_values() {
     assert_eq!(cells[7].1, dbg(DataRef::Empty));
     assert_eq!(cells[8].1, dbg(DataRef::Empty));
     assert_eq!(cells[9].1, dbg(DataRef::Empty));
-    assert_eq!(cells[10].1, dbg(DataRef::DateTimeIso("2019-05-31T00:00:00".into())));
+    assert_eq!(
+        cells[10].1,
+        dbg(DataRef::DateTimeIso("2019-05-31T00:00:00".into()))
+    );
 }
 
 #[test]
@@ -288,8 +303,20 @@ fn dates_by_builtin_and_custom_formats() {
         r#"<xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/><xf numFmtId="166"/><xf numFmtId="165"/><xf numFmtId="46" applyNumberFormat="1"><alignment horizontal="left"/></xf>"#,
     );
     let cells = read(&fx);
-    let dt = |v| dbg(DataRef::DateTime(ExcelDateTime::new(v, ExcelDateTimeType::DateTime, false)));
-    let td = |v| dbg(DataRef::DateTime(ExcelDateTime::new(v, ExcelDateTimeType::TimeDelta, false)));
+    let dt = |v| {
+        dbg(DataRef::DateTime(ExcelDateTime::new(
+            v,
+            ExcelDateTimeType::DateTime,
+            false,
+        )))
+    };
+    let td = |v| {
+        dbg(DataRef::DateTime(ExcelDateTime::new(
+            v,
+            ExcelDateTimeType::TimeDelta,
+            false,
+        )))
+    };
     assert_eq!(cells[0].1, dt(43616.0));
     assert_eq!(cells[1].1, dt(43616.5));
     assert_eq!(cells[2].1, td(1.25));
@@ -307,7 +334,11 @@ fn date1904() {
     let cells = read(&fx);
     assert_eq!(
         cells[0].1,
-        dbg(DataRef::DateTime(ExcelDateTime::new(100.0, ExcelDateTimeType::DateTime, true)))
+        dbg(DataRef::DateTime(ExcelDateTime::new(
+            100.0,
+            ExcelDateTimeType::DateTime,
+            true
+        )))
     );
 }
 
@@ -354,7 +385,16 @@ fn cell_references_as_calamine_reads_them() {
 
 #[test]
 fn numbers_round_as_the_standard_parser() {
-    for s in ["0", "-0", "43616", "123456789012345678", "0.1", "-2.5E+10", "1e-320", "1E400"] {
+    for s in [
+        "0",
+        "-0",
+        "43616",
+        "123456789012345678",
+        "0.1",
+        "-2.5E+10",
+        "1e-320",
+        "1E400",
+    ] {
         assert_eq!(sheet::number(s), Ok(s.parse::<f64>().unwrap()), "{s}");
     }
     for s in ["", "-", "+1", ".5", "1.", "1e", "inf", "NaN", "1,5", "1 "] {
@@ -387,14 +427,31 @@ fn workbook_made_with_rust_xlsxwriter_agrees() {
     let sheet = wb.add_worksheet();
     sheet.set_name("Utbetalningar").unwrap();
     sheet.write_string(0, 0, "Utbetalningar maj 2019").unwrap();
-    for (c, h) in ["Period", "Stadsdel", "HushallsID", "Belopp", "AktuellJobbtorg"].iter().enumerate() {
+    for (c, h) in [
+        "Period",
+        "Stadsdel",
+        "HushallsID",
+        "Belopp",
+        "AktuellJobbtorg",
+    ]
+    .iter()
+    .enumerate()
+    {
         sheet.write_string(2, c as u16, *h).unwrap();
     }
     for r in 3..200u32 {
-        sheet.write_number_with_format(r, 0, 43616.0, &date).unwrap();
-        sheet.write_string(r, 1, format!("Kommun {:03}", r % 7)).unwrap();
-        sheet.write_string(r, 2, format!("H{:08}", r * 7919)).unwrap();
-        sheet.write_number_with_format(r, 3, f64::from(r) * 12.5 - 100.0, &money).unwrap();
+        sheet
+            .write_number_with_format(r, 0, 43616.0, &date)
+            .unwrap();
+        sheet
+            .write_string(r, 1, format!("Kommun {:03}", r % 7))
+            .unwrap();
+        sheet
+            .write_string(r, 2, format!("H{:08}", r * 7919))
+            .unwrap();
+        sheet
+            .write_number_with_format(r, 3, f64::from(r) * 12.5 - 100.0, &money)
+            .unwrap();
         sheet.write_boolean(r, 4, r % 2 == 0).unwrap();
     }
     sheet.write_formula(200, 3, "=SUM(D4:D200)").unwrap();
@@ -452,7 +509,11 @@ fn rows_split_across_chunk_boundaries_read_as_whole() {
         for chunk in (1..=90).chain([127, 500, 1009, 4096]) {
             let mut tally = Tally::default();
             agree_in_chunks("fixture", &bytes, chunk, &mut tally);
-            assert_eq!((tally.handled, tally.sheets_declined), (1, 0), "chunk {chunk}");
+            assert_eq!(
+                (tally.handled, tally.sheets_declined),
+                (1, 0),
+                "chunk {chunk}"
+            );
             assert_eq!(fast_cells(&bytes, chunk).unwrap(), whole, "chunk {chunk}");
         }
     }
@@ -461,7 +522,9 @@ fn rows_split_across_chunk_boundaries_read_as_whole() {
 #[test]
 fn a_sheet_in_one_window_declines_before_its_first_cell() {
     let mut fx = varied_rows(40);
-    fx.sheet = fx.sheet.replace(r#"<row r="35"/>"#, r#"<row r="35"><!-- note --></row>"#);
+    fx.sheet = fx
+        .sheet
+        .replace(r#"<row r="35"/>"#, r#"<row r="35"><!-- note --></row>"#);
     let sheets = fast_sheets(&fx.bytes(), sheet::CHUNK).unwrap();
     assert_eq!(sheets[0].2, Err(Left::Early));
 }
@@ -469,7 +532,9 @@ fn a_sheet_in_one_window_declines_before_its_first_cell() {
 #[test]
 fn a_late_decline_comes_after_the_cells_calamine_gives_too() {
     let mut fx = varied_rows(40);
-    fx.sheet = fx.sheet.replace(r#"<row r="35"/>"#, r#"<row r="35"><!-- note --></row>"#);
+    fx.sheet = fx
+        .sheet
+        .replace(r#"<row r="35"/>"#, r#"<row r="35"><!-- note --></row>"#);
     let bytes = fx.bytes();
     let slow = calamine_cells(&bytes).unwrap().remove(0).2.unwrap();
     let mut wb = Workbook::open(&bytes).unwrap();
@@ -495,7 +560,10 @@ fn a_damaged_stream_or_wrong_size_declines() {
     let (start, len) = {
         let mut zip = zip::ZipArchive::new(Cursor::new(&bytes[..])).unwrap();
         let f = zip.by_name("xl/worksheets/sheet1.xml").unwrap();
-        (f.data_start().unwrap() as usize, f.compressed_size() as usize)
+        (
+            f.data_start().unwrap() as usize,
+            f.compressed_size() as usize,
+        )
     };
     let declined = |bytes: &[u8], chunk: usize| match fast_sheets(bytes, chunk) {
         None => true,
@@ -507,7 +575,11 @@ fn a_damaged_stream_or_wrong_size_declines() {
         // Bits after the final block are padding: damage there changes nothing.
         let mut inflated = Vec::new();
         let mut zip = zip::ZipArchive::new(Cursor::new(&damaged[..])).unwrap();
-        let same = zip.by_name("xl/worksheets/sheet1.xml").unwrap().read_to_end(&mut inflated).is_ok()
+        let same = zip
+            .by_name("xl/worksheets/sheet1.xml")
+            .unwrap()
+            .read_to_end(&mut inflated)
+            .is_ok()
             && inflated == fx.sheet.as_bytes();
         for chunk in [7, 4096, sheet::CHUNK] {
             if same {
@@ -522,14 +594,19 @@ fn a_damaged_stream_or_wrong_size_declines() {
     // The central directory's uncompressed size of the sheet, one less and one more.
     let name = b"xl/worksheets/sheet1.xml";
     let entry = (0..bytes.len() - 46)
-        .find(|&i| bytes[i..].starts_with(&[0x50, 0x4b, 0x01, 0x02]) && bytes[i + 46..].starts_with(name))
+        .find(|&i| {
+            bytes[i..].starts_with(&[0x50, 0x4b, 0x01, 0x02]) && bytes[i + 46..].starts_with(name)
+        })
         .unwrap();
     let size = u32::from_le_bytes(bytes[entry + 24..entry + 28].try_into().unwrap());
     for wrong in [size - 1, size + 1] {
         let mut damaged = bytes.clone();
         damaged[entry + 24..entry + 28].copy_from_slice(&wrong.to_le_bytes());
         for chunk in [7, sheet::CHUNK] {
-            assert!(declined(&damaged, chunk), "declared {wrong} of {size}, chunk {chunk}");
+            assert!(
+                declined(&damaged, chunk),
+                "declared {wrong} of {size}, chunk {chunk}"
+            );
         }
     }
 }
@@ -542,7 +619,11 @@ fn payments_workbook(late: bool) -> Vec<u8> {
     );
     let rows = 3000;
     for r in 2..=rows {
-        let note = if late && r == rows { "<!-- sent -->" } else { "" };
+        let note = if late && r == rows {
+            "<!-- sent -->"
+        } else {
+            ""
+        };
         data.push_str(&format!(
             r#"<row r="{r}">{note}<c r="A{r}" t="inlineStr"><is><t>2019-05</t></is></c><c r="B{r}" t="inlineStr"><is><t>Kommun {}</t></is></c><c r="C{r}"><v>{}</v></c><c r="D{r}"><v>{}.5</v></c></row>"#,
             r % 7,
@@ -568,7 +649,9 @@ fn read_as_run(bytes: &[u8]) -> String {
         datasets: &datasets,
         matcher: &matcher,
         districts: None,
-        intake: datasets.iter().position(|d| d.name == crate::ingest::fold::PAYMENTS),
+        intake: datasets
+            .iter()
+            .position(|d| d.name == crate::ingest::fold::PAYMENTS),
         file: "utbetalningar.xlsx".into(),
         out: FileContents::default(),
         rows_seen: 0,
@@ -582,12 +665,20 @@ fn read_as_run(bytes: &[u8]) -> String {
 fn a_late_decline_rereads_the_file_with_calamine_from_the_start() {
     let late = payments_workbook(true);
     let sheets = fast_sheets(&late, sheet::CHUNK).unwrap();
-    assert!(matches!(sheets[0].2, Err(Left::Late(n)) if n > 1000), "{:?}", sheets[0].2.as_ref().err());
+    assert!(
+        matches!(sheets[0].2, Err(Left::Late(n)) if n > 1000),
+        "{:?}",
+        sheets[0].2.as_ref().err()
+    );
     let plain = payments_workbook(false);
     assert!(fast_sheets(&plain, sheet::CHUNK).unwrap()[0].2.is_ok());
     // calamine skips the comment: both files hold the same rows.
     let run = read_as_run(&late);
-    assert!(run.contains("rows: 2999"), "{}", &run[..run.len().min(2000)]);
+    assert!(
+        run.contains("rows: 2999"),
+        "{}",
+        &run[..run.len().min(2000)]
+    );
     assert_eq!(run, read_as_run(&plain));
 }
 
@@ -610,7 +701,9 @@ fn corpus_declines_or_agrees_with_calamine() {
     let mut tally = Tally::default();
     let mut declined = Vec::new();
     for path in &files {
-        let Ok(bytes) = std::fs::read(path) else { continue };
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
         // Zip bombs and other huge declarations are refused before either reader.
         if !within_limits(&bytes) {
             continue;
@@ -635,7 +728,10 @@ fn corpus_declines_or_agrees_with_calamine() {
         if tally.declined > before {
             declined.push(label);
         } else if tally.sheets_declined > sheets_before {
-            declined.push(format!("{label} ({} sheets)", tally.sheets_declined - sheets_before));
+            declined.push(format!(
+                "{label} ({} sheets)",
+                tally.sheets_declined - sheets_before
+            ));
         }
     }
     eprintln!(
@@ -648,7 +744,9 @@ fn corpus_declines_or_agrees_with_calamine() {
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {

@@ -222,7 +222,10 @@ impl<'a> Tokens<'a> {
                 } else if rest.starts_with(b"<!--") {
                     let end = find(&rest[4..], b"-->").ok_or(Decline)?;
                     self.pos += 4 + end + 3;
-                } else if rest.starts_with(b"<") && !rest.starts_with(b"<!") && !rest.starts_with(b"</") {
+                } else if rest.starts_with(b"<")
+                    && !rest.starts_with(b"<!")
+                    && !rest.starts_with(b"</")
+                {
                     break;
                 } else {
                     return Err(Decline);
@@ -267,7 +270,8 @@ impl<'a> Tokens<'a> {
     fn tag_at(&mut self, p: usize) -> Fast<Tag<'a>> {
         let b = self.src.as_bytes();
         let mut q = p;
-        while q < b.len() && !matches!(b[q], b'>' | b'/' | b'<' | b'"' | b'\'' | b'=')
+        while q < b.len()
+            && !matches!(b[q], b'>' | b'/' | b'<' | b'"' | b'\'' | b'=')
             && !b[q].is_ascii_whitespace()
         {
             q += 1;
@@ -326,10 +330,16 @@ fn check_declaration(pi: &str) -> Fast<()> {
     let Some(i) = pi.find("encoding") else {
         return Ok(());
     };
-    let rest = pi[i + "encoding".len()..].trim_start().strip_prefix('=').ok_or(Decline)?;
+    let rest = pi[i + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')
+        .ok_or(Decline)?;
     let rest = rest.trim_start();
     let quote = rest.chars().next().ok_or(Decline)?;
-    let value = rest.get(1..).and_then(|r| r.split(quote).next()).ok_or(Decline)?;
+    let value = rest
+        .get(1..)
+        .and_then(|r| r.split(quote).next())
+        .ok_or(Decline)?;
     if value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8") {
         Ok(())
     } else {
@@ -433,7 +443,8 @@ pub fn unescape_excel(s: &str) -> std::borrow::Cow<'_, str> {
         match unit {
             0xD800..=0xDBFF => match parse_escape(s, index) {
                 Some(low @ 0xDC00..=0xDFFF) => {
-                    let cp = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                    let cp =
+                        0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
                     out.push(char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER));
                     index += LEN;
                 }
