@@ -111,12 +111,20 @@ fn decode_reusing<'a>(bytes: &'a [u8], spare: &mut String) -> Option<Cow<'a, str
     }
     let mut decoder = single_byte(bytes).new_decoder_without_bom_handling();
     spare.clear();
-    spare.reserve(
-        decoder
-            .max_utf8_buffer_length(bytes.len())
-            .unwrap_or(bytes.len() * 3),
-    );
-    let (_, _, _) = decoder.decode_to_string(bytes, spare, true);
+    // A single-byte encoding writes one byte for an ASCII byte and at most three for any
+    // other: room for exactly that, not three bytes for every one (the decoder touches every
+    // page of the room it is given, and reader threads keep this buffer from file to file).
+    let other = bytes.iter().filter(|b| !b.is_ascii()).count();
+    spare.reserve(bytes.len() + 2 * other);
+    let mut rest = bytes;
+    loop {
+        let (result, read, _) = decoder.decode_to_string(rest, spare, true);
+        rest = rest.get(read..).unwrap_or_default();
+        match result {
+            encoding_rs::CoderResult::InputEmpty => break,
+            encoding_rs::CoderResult::OutputFull => spare.reserve(3 * rest.len() + 16),
+        }
+    }
     None
 }
 

@@ -61,11 +61,22 @@ impl IdList {
 #[derive(Debug, Default)]
 pub struct RunIds {
     all: IdList,
+    /// The previous union's buffer, merged into next time: a national run's union is
+    /// megabytes, and fresh pages for each file's merge cost the system more than the merge.
+    spare: Vec<u128>,
 }
 
 /// Merges two sorted lists of distinct values into one.
 fn merge_sorted<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
     let mut out = Vec::with_capacity(a.len() + b.len());
+    merge_sorted_into(a, b, &mut out);
+    out
+}
+
+/// `merge_sorted` into `out` (emptied first).
+fn merge_sorted_into<T: Ord + Clone>(a: &[T], b: &[T], out: &mut Vec<T>) {
+    out.clear();
+    out.reserve(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -86,7 +97,6 @@ fn merge_sorted<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
     }
     out.extend_from_slice(&a[i..]);
     out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// For each value of `part` (sorted, all in `all`), its position in `all` (sorted), plus
@@ -111,7 +121,8 @@ impl RunIds {
     /// Adds a file's ids.
     pub fn absorb(&mut self, list: &IdList) {
         if !list.packed.is_empty() {
-            self.all.packed = merge_sorted(&self.all.packed, &list.packed);
+            merge_sorted_into(&self.all.packed, &list.packed, &mut self.spare);
+            std::mem::swap(&mut self.all.packed, &mut self.spare);
         }
         if !list.long.is_empty() {
             self.all.long = merge_sorted(&self.all.long, &list.long);
