@@ -1335,7 +1335,7 @@ mod cache_tests {
         for year in [2018, 2019] {
             for month in 1..=12u32 {
                 for h in 0..40u32 {
-                    if (h * 7 + month + year as u32) % 5 == 0 {
+                    if (h * 7 + month + year as u32).is_multiple_of(5) {
                         continue;
                     }
                     let district = if h % 3 == 0 { "A" } else { "B" };
