@@ -118,8 +118,7 @@ impl<'b> Workbook<'b> {
     /// than `MAX_PART_BYTES`, one that inflates to other than its declared size, or a
     /// damaged or encrypted one.
     fn part(&mut self, path: &str) -> Fast<Option<Vec<u8>>> {
-        let key = path.to_ascii_lowercase();
-        let name = self.names.get(&key).map_or(path, String::as_str);
+        let name = archive_name(&self.names, path);
         let file = match self.zip.by_name(name) {
             Ok(f) => f,
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -158,8 +157,7 @@ impl<'b> Workbook<'b> {
             chunk,
             ..
         } = self;
-        let name = names.get(&path.to_ascii_lowercase()).unwrap_or(path);
-        let file = zip.by_name(name).ok()?;
+        let file = zip.by_name(archive_name(names, path)).ok()?;
         let size = file.size();
         let ctx = Ctx { strings, formats };
         let sheet = Sheet::open(
@@ -233,6 +231,14 @@ impl<'w> SheetCells<'w, '_> {
             Val::Iso(a, b) => DataRef::DateTimeIso(text(a, b)),
         }
     }
+}
+
+/// A part's name as the archive spells it (parts are looked up without regard to case,
+/// as calamine does).
+fn archive_name<'a>(names: &'a HashMap<String, String>, path: &'a str) -> &'a str {
+    names
+        .get(&path.to_ascii_lowercase())
+        .map_or(path, String::as_str)
 }
 
 fn error_type(i: u8) -> CellErrorType {

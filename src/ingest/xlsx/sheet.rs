@@ -592,14 +592,8 @@ fn index(s: &str) -> Fast<usize> {
 /// Correct rounding, as calamine's parser.
 pub fn number(s: &str) -> Fast<f64> {
     let b = s.as_bytes();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let int_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    if i == int_start {
-        return Err(Decline);
-    }
+    let int_start = usize::from(b.first() == Some(&b'-'));
+    let mut i = digits_from(b, int_start)?;
     if i == b.len() && i - int_start <= 15 {
         // Whole numbers of up to 15 digits are exact in an f64.
         let mut v: u64 = 0;
@@ -610,32 +604,27 @@ pub fn number(s: &str) -> Fast<f64> {
         return Ok(if int_start == 1 { -v } else { v });
     }
     if b.get(i) == Some(&b'.') {
-        i += 1;
-        let frac = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == frac {
-            return Err(Decline);
-        }
+        i = digits_from(b, i + 1)?;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let exp = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == exp {
-            return Err(Decline);
-        }
+        i = digits_from(b, i)?;
     }
     if i != b.len() {
         return Err(Decline);
     }
     s.parse().map_err(|_| Decline)
+}
+
+/// The end of the run of at least one digit that starts at `i`.
+fn digits_from(b: &[u8], i: usize) -> Fast<usize> {
+    let end = i + b
+        .get(i..)
+        .map_or(0, |r| r.iter().take_while(|d| d.is_ascii_digit()).count());
+    if end == i { Err(Decline) } else { Ok(end) }
 }
 
 /// calamine's `get_row_and_optional_column` (0-based), for references short enough that
