@@ -330,85 +330,131 @@ fn build_scopes(
         }
         hm
     };
-    // Exact sizes first: a national scope is millions of household-months, and growing
-    // vectors by doubling would hold twice that for a moment.
+    // With global ids a household with rows in several districts in a month is one
+    // household-month of the total over all of them: the total leaves out the districts'
+    // own household-months of those households and takes the folded one instead.
     let global = identity == HouseholdIdentity::Global;
+    let across: Vec<HouseholdSet> = payments
+        .iter()
+        .map(|f| HouseholdSet::of(f.across.iter().map(|hm| hm.household)))
+        .collect();
+    let in_total =
+        |across: &HouseholdSet, hm: &HouseholdMonth| !global || !across.contains(&hm.household);
+    // Exact sizes first (a national scope is millions of household-months, and growing
+    // vectors by doubling would hold twice that for a moment), per scope and per month of
+    // the total.
     let mut sizes = vec![0usize; n];
     for r in &runs {
         for (di, range) in r {
             sizes[*di] += range.len();
         }
     }
-    let mut by_scope: Vec<Vec<HouseholdMonth>> =
-        sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
-    // With global ids a household with rows in several districts in a month is one
-    // household-month of the total over all of them.
-    let across: Vec<HouseholdSet> = payments
-        .iter()
-        .map(|f| HouseholdSet::of(f.across.iter().map(|hm| hm.household)))
-        .collect();
-    let total_size: usize = payments
+    let total_sizes: Vec<usize> = payments
         .par_iter()
         .zip(&runs)
         .zip(&across)
         .map(|((f, r), across)| {
             let own: usize = r
                 .iter()
-                .map(|(_, range)| match across.is_empty() || !global {
+                .map(|(_, range)| match across.is_empty() {
                     true => range.len(),
                     false => f.households[range.clone()]
                         .iter()
-                        .filter(|hm| !across.contains(&hm.household))
+                        .filter(|hm| in_total(across, hm))
                         .count(),
                 })
                 .sum();
             own + if global { f.across.len() } else { 0 }
         })
-        .sum();
-    let mut total: Vec<HouseholdMonth> = Vec::with_capacity(total_size);
-    // A month at a time, each fold freed once copied: its districts' runs on both cores,
-    // then its month of the total.
-    for ((f, r), across) in payments.into_iter().zip(runs).zip(across) {
-        let mut range_of: Vec<Option<Range<usize>>> = vec![None; n];
-        for (di, range) in r.iter() {
-            range_of[*di] = Some(range.clone());
+        .collect();
+    let mut by_scope: Vec<Vec<HouseholdMonth>> =
+        sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
+    let mut total: Vec<HouseholdMonth> = Vec::with_capacity(total_sizes.iter().sum());
+    // Each scope's room cut into its months, so that the months can be written side by
+    // side (both cores, each fold freed as soon as its month is written).
+    let mut district_rooms: Vec<Vec<Room>> = runs.iter().map(|_| Vec::new()).collect();
+    let mut rest: Vec<Room> = by_scope
+        .iter_mut()
+        .map(|v| v.spare_capacity_mut())
+        .collect();
+    for (rooms, r) in district_rooms.iter_mut().zip(&runs) {
+        for (di, range) in r {
+            let (here, after) = std::mem::take(&mut rest[*di]).split_at_mut(range.len());
+            rest[*di] = after;
+            rooms.push(here);
         }
-        let districts = || {
-            by_scope
-                .par_iter_mut()
-                .zip(range_of)
-                .enumerate()
-                .for_each(|(di, (v, range))| {
-                    if let Some(range) = range {
-                        v.extend(f.households[range].iter().map(|hm| renumbered(di, hm)));
-                    }
-                })
-        };
-        let month_of_total = || {
-            let start = total.len();
-            for (di, range) in &r {
-                total.extend(
-                    f.households[range.clone()]
-                        .iter()
-                        .filter(|hm| !global || !across.contains(&hm.household))
-                        .map(|hm| renumbered(*di, hm)),
-                );
-            }
-            if global {
-                total.extend_from_slice(&f.across);
-            }
-            let month = &mut total[start..];
-            let top = month.iter().map(|hm| hm.household).max().unwrap_or(0);
-            sort_by_household(month, top);
-        };
-        rayon::join(districts, month_of_total);
     }
-    rayon::broadcast(|_| SORT_BUFFERS.take());
+    let mut total_rooms: Vec<Room> = Vec::with_capacity(total_sizes.len());
+    let mut after: Room = total.spare_capacity_mut();
+    for &k in &total_sizes {
+        let (here, later) = std::mem::take(&mut after).split_at_mut(k);
+        total_rooms.push(here);
+        after = later;
+    }
+    // A month at a time on each core: its districts' runs, then its month of the total;
+    // what each scope was paid that month on the way.
+    let paid_by_month: Vec<MonthPaid> = payments
+        .into_par_iter()
+        .zip(runs)
+        .zip(across)
+        .zip(district_rooms)
+        .zip(total_rooms)
+        .map(|((((f, r), across), rooms), total_room)| {
+            let mut paid = MonthPaid::default();
+            for ((di, range), room) in r.iter().zip(rooms) {
+                let src = &f.households[range.clone()];
+                for (slot, hm) in room.iter_mut().zip(src) {
+                    slot.write(renumbered(*di, hm));
+                }
+                paid.add(*di, src);
+            }
+            MONTH_BUFFER.with_borrow_mut(|month| {
+                month.clear();
+                for (di, range) in &r {
+                    month.extend(
+                        f.households[range.clone()]
+                            .iter()
+                            .filter(|hm| in_total(&across, hm))
+                            .map(|hm| renumbered(*di, hm)),
+                    );
+                }
+                if global {
+                    month.extend_from_slice(&f.across);
+                }
+                paid.add(n, month);
+                let top = month.iter().map(|hm| hm.household).max().unwrap_or(0);
+                sort_by_household_into(month, top, total_room);
+            });
+            paid
+        })
+        .collect();
+    rayon::broadcast(|_| {
+        SORT_BUFFERS.take();
+        MONTH_BUFFER.take();
+    });
     SORT_BUFFERS.take();
+    MONTH_BUFFER.take();
+    // SAFETY: the rooms above cut each scope's first `sizes[di]` slots (the total's first
+    // Σ `total_sizes`) into pieces of exactly the lengths of the runs (the months) written
+    // into them, and the pass wrote every slot of every piece: `renumbered` once per
+    // household-month of its run, `sort_by_household_into` once per household-month of the
+    // month (it checks that the lengths agree).
+    for (v, &k) in by_scope.iter_mut().zip(&sizes) {
+        unsafe { v.set_len(k) };
+    }
+    let total_len = total_sizes.iter().sum();
+    unsafe { total.set_len(total_len) };
     by_scope.push(total);
+    let mut paid: Vec<BTreeMap<Month, Decimal>> = vec![BTreeMap::new(); n + 1];
+    for month in paid_by_month {
+        for (scope, m, sum) in month.sums {
+            *paid[scope].entry(m).or_default() += sum;
+        }
+    }
     let scopes = by_scope
         .into_par_iter()
-        .map(|mut months| {
+        .zip(paid)
+        .map(|(mut months, paid)| {
             // Months come in order, and each month in household order (household numbers
             // follow the ids' order in every file); a fold read some other way (a table
             // folded here) may not be.
@@ -416,14 +462,30 @@ fn build_scopes(
             if !months.is_sorted_by_key(key) {
                 months.par_sort_unstable_by_key(key);
             }
-            let paid = months
-                .chunk_by(|a, b| a.month == b.month)
-                .map(|m| (m[0].month, m.iter().map(|hm| hm.net).sum()))
-                .collect();
             PaymentScope { months, paid }
         })
         .collect();
     (scopes, months_present)
+}
+
+/// A scope's slots for one month, written before the scope's length is set.
+type Room<'a> = &'a mut [std::mem::MaybeUninit<HouseholdMonth>];
+
+/// What each scope (the total is number `n`) was paid in one month's fold.
+#[derive(Default)]
+struct MonthPaid {
+    /// (scope, month, Σ net): a fold is one month, but the sums follow each
+    /// household-month's own month as the whole scope's did.
+    sums: Vec<(usize, Month, Decimal)>,
+}
+
+impl MonthPaid {
+    fn add(&mut self, scope: usize, months: &[HouseholdMonth]) {
+        for m in months.chunk_by(|a, b| a.month == b.month) {
+            self.sums
+                .push((scope, m[0].month, m.iter().map(|hm| hm.net).sum()));
+        }
+    }
 }
 
 /// A set of household numbers (the few with rows in several districts in a month), asked
@@ -457,36 +519,52 @@ impl HouseholdSet {
 }
 
 thread_local! {
-    /// Per worker thread, for `sort_by_household`: where each number is, and the month in
-    /// order (reused: fresh megabytes per month would be fresh pages for the system to
-    /// clear). Emptied when the scopes are built.
+    /// Per worker thread, for `sort_by_household_into`: where each number is, and a month
+    /// with a household twice (reused: fresh megabytes per month would be fresh pages for
+    /// the system to clear). Emptied when the scopes are built.
     static SORT_BUFFERS: std::cell::RefCell<(Vec<u32>, Vec<HouseholdMonth>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// Per worker thread: one month of the total before it is put in household order.
+    static MONTH_BUFFER: std::cell::RefCell<Vec<HouseholdMonth>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Sorts one month of a scope by household number (at most `top`). A household is in a
-/// month once, so a pass over the numbers puts them in order without comparisons; when
-/// one is there twice, an ordinary sort does it.
-fn sort_by_household(month: &mut [HouseholdMonth], top: u32) {
+/// Writes one month of a scope into `out` in household order (numbers at most `top`). A
+/// household is in a month once, so a pass over the numbers puts them in order without
+/// comparisons; when one is there twice, an ordinary sort does it.
+///
+/// Panics if `out` is not exactly as long as `month`: the caller sets the scope's length
+/// on the promise that every slot was written.
+fn sort_by_household_into(
+    month: &[HouseholdMonth],
+    top: u32,
+    out: &mut [std::mem::MaybeUninit<HouseholdMonth>],
+) {
     const NOWHERE: u32 = u32::MAX;
-    SORT_BUFFERS.with_borrow_mut(|(at, sorted)| {
+    assert_eq!(month.len(), out.len(), "a month's room fits the month");
+    SORT_BUFFERS.with_borrow_mut(|(at, repeated)| {
         at.clear();
         at.resize(top as usize + 1, NOWHERE);
+        let mut once = true;
         for (i, hm) in month.iter().enumerate() {
             let slot = &mut at[hm.household as usize];
             if *slot != NOWHERE {
-                month.sort_unstable_by_key(|hm| hm.household);
-                return;
+                once = false;
+                break;
             }
             *slot = i as u32;
         }
-        sorted.clear();
-        sorted.extend(
-            at.iter()
-                .filter(|&&i| i != NOWHERE)
-                .map(|&i| month[i as usize]),
-        );
-        month.copy_from_slice(sorted);
+        if once {
+            let in_order = at.iter().filter(|&&i| i != NOWHERE);
+            for (slot, &i) in out.iter_mut().zip(in_order) {
+                slot.write(month[i as usize]);
+            }
+        } else {
+            repeated.clear();
+            repeated.extend_from_slice(month);
+            repeated.sort_unstable_by_key(|hm| hm.household);
+            out.write_copy_of_slice(repeated);
+        }
     });
 }
 
@@ -521,6 +599,15 @@ fn fold_population(t: &Table) -> BTreeMap<i32, HashMap<Sym, Population>> {
 mod tests {
     use super::*;
 
+    /// `sort_by_household_into` into a fresh vector.
+    fn sorted(month: &[HouseholdMonth], top: u32) -> Vec<HouseholdMonth> {
+        let mut out = Vec::with_capacity(month.len());
+        sort_by_household_into(month, top, &mut out.spare_capacity_mut()[..month.len()]);
+        // SAFETY: sort_by_household_into wrote all `month.len()` slots (it checks the length).
+        unsafe { out.set_len(month.len()) };
+        out
+    }
+
     #[test]
     fn months_sort_by_household_with_and_without_repeats() {
         let m = Month::new(2019, 1).unwrap();
@@ -529,17 +616,18 @@ mod tests {
             (h.household, h.net) = (household, Decimal::from(net));
             h
         };
-        let mut once = vec![hm(7, 1), hm(0, 2), hm(3, 3), hm(9, 4)];
-        sort_by_household(&mut once, 9);
+        let once = sorted(&[hm(7, 1), hm(0, 2), hm(3, 3), hm(9, 4)], 9);
         let got: Vec<(u32, Decimal)> = once.iter().map(|h| (h.household, h.net)).collect();
         let want: Vec<(u32, Decimal)> = [(0, 2), (3, 3), (7, 1), (9, 4)]
             .iter()
             .map(|&(h, n)| (h, Decimal::from(n)))
             .collect();
         assert_eq!(got, want);
-        let mut twice = vec![hm(5, 1), hm(2, 2), hm(5, 3)];
-        sort_by_household(&mut twice, 5);
+        let twice = sorted(&[hm(5, 1), hm(2, 2), hm(5, 3)], 5);
         assert!(twice.is_sorted_by_key(|h| h.household));
-        assert_eq!(twice.len(), 3);
+        let nets: Vec<i64> = twice.iter().map(|h| h.net.try_into().unwrap()).collect();
+        assert_eq!(nets.len(), 3);
+        assert!(nets.contains(&1) && nets.contains(&3));
+        assert!(sorted(&[], 0).is_empty());
     }
 }
