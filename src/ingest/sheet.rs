@@ -116,8 +116,8 @@ struct PaymentColumns {
     jobbtorg: Option<usize>,
     /// The spec has no other columns, of the standard kinds: `quick_payment` may read rows.
     quick: bool,
-    /// Reason symbols of kept rows (a handful of distinct texts), for `quick_payment`.
-    reasons: Vec<Sym>,
+    /// Reason texts of kept rows (a handful) and their symbols, for `quick_payment`.
+    reasons: Vec<(Box<str>, Sym)>,
 }
 
 impl PaymentColumns {
@@ -198,7 +198,7 @@ impl PaymentColumns {
             None => None,
             Some(r) => {
                 let t = text(r)?;
-                Some(*self.reasons.iter().find(|s| interner.resolve(**s) == t)?)
+                Some(self.reasons.iter().find(|(text, _)| **text == *t)?.1)
             }
         };
         let mut payment = Payment::new(amount, counts, reason);
@@ -533,15 +533,14 @@ impl SheetParser {
             payment.unemployed = reason.is_some_and(|(s, t)| intake.is_unemployment(s, t));
             payment.jobbtorg = p.jobbtorg.is_some_and(|j| values[j] == Value::Bool(true));
             intake.push(month, district, id, payment);
-            let reason = reason.map(|(s, _)| s);
-            values.clear();
             // Reasons of kept rows: the quick path takes rows that repeat one.
-            if let (Some(p), Some(s)) = (&mut self.intake, reason)
-                && !p.reasons.contains(&s)
+            if let (Some(p), Some((s, t))) = (&mut self.intake, reason)
+                && !p.reasons.iter().any(|(_, known)| *known == s)
                 && p.reasons.len() < 32
             {
-                p.reasons.push(s);
+                p.reasons.push((t.into(), s));
             }
+            values.clear();
             return;
         }
         for (i, (column, value)) in part.columns.iter_mut().zip(values.drain(..)).enumerate() {

@@ -498,6 +498,12 @@ pub fn parse_yes_no(cell: &Cell) -> Option<bool> {
         Cell::Float(f) if *f == 0.0 => Some(false),
         Cell::Text(t) => {
             let t = trim(t);
+            // The exports' own words first (millions of payment rows have one).
+            match t {
+                "Ja" => return Some(true),
+                "Nej" => return Some(false),
+                _ => {}
+            }
             let any = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
             if any(&["ja", "j", "1", "x", "true", "sant", "1.0", "1,0"]) {
                 Some(true)
