@@ -166,6 +166,7 @@ impl<'a> Stops<'a> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const ONES: u64 = 0x0101_0101_0101_0101;
+    const LINE_FEEDS: u64 = Self::ONES * b'\n' as u64;
 
     fn new(bytes: &'a [u8], delimiter: u8) -> Stops<'a> {
         Stops {
@@ -183,7 +184,7 @@ impl<'a> Stops<'a> {
     }
 
     fn matches(&self, w: u64) -> u64 {
-        Self::zero_bytes(w ^ self.delimiter) | Self::zero_bytes(w ^ (Self::ONES * u64::from(b'\n')))
+        Self::zero_bytes(w ^ self.delimiter) | Self::zero_bytes(w ^ Self::LINE_FEEDS)
     }
 }
 
@@ -508,30 +509,32 @@ mod tests {
                 _ => b'a' + (i % 26) as u8,
             })
             .collect();
-        for start in 0..9 {
-            for end in [
-                start,
-                start + 1,
-                start + 5,
-                start + 8,
-                start + 9,
-                1001,
-                2999,
-                3000,
-            ] {
-                let part = &text[start..end.max(start)];
-                for delimiter in [b';', b',', b'\t'] {
-                    let want: Vec<usize> = part
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, b)| **b == delimiter || **b == b'\n')
-                        .map(|(i, _)| i)
-                        .collect();
-                    let got: Vec<usize> = super::Stops::new(part, delimiter).collect();
-                    assert_eq!(got, want, "{start}..{end} {delimiter}");
-                }
+        for (part, at) in every_slice(&text, &[1001, 2999, 3000]) {
+            for delimiter in [b';', b',', b'\t'] {
+                let want: Vec<usize> = part
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == delimiter || **b == b'\n')
+                    .map(|(i, _)| i)
+                    .collect();
+                let got: Vec<usize> = super::Stops::new(part, delimiter).collect();
+                assert_eq!(got, want, "{at} {delimiter}");
             }
         }
+    }
+
+    /// Slices of `text` from each of the first nine offsets (every alignment in a word) to
+    /// a few lengths within a word of the start and to each of `ends`, with their bounds.
+    fn every_slice<'a>(text: &'a [u8], ends: &[usize]) -> Vec<(&'a [u8], String)> {
+        let mut out = Vec::new();
+        for start in 0..9 {
+            let near = [start, start + 1, start + 5, start + 7, start + 8, start + 9];
+            for end in near.iter().chain(ends) {
+                let end = (*end).clamp(start, text.len());
+                out.push((&text[start..end], format!("{start}..{end}")));
+            }
+        }
+        out
     }
 
     #[test]
@@ -545,22 +548,9 @@ mod tests {
                 }
             })
             .collect();
-        for start in 0..9 {
-            for end in [
-                start,
-                start + 1,
-                start + 7,
-                start + 8,
-                2047,
-                2048,
-                2049,
-                4999,
-                5000,
-            ] {
-                let part = &text[start..end.max(start)];
-                let want = part.iter().filter(|b| !b.is_ascii()).count();
-                assert_eq!(non_ascii(part), want, "{start}..{end}");
-            }
+        for (part, at) in every_slice(&text, &[2047, 2048, 2049, 4999, 5000]) {
+            let want = part.iter().filter(|b| !b.is_ascii()).count();
+            assert_eq!(non_ascii(part), want, "{at}");
         }
         // Every byte high, past the 255-word block size.
         assert_eq!(non_ascii(&[0xFF; 8 * 300 + 5]), 8 * 300 + 5);
