@@ -197,10 +197,16 @@ impl Iterator for Stops<'_> {
             if rest.is_empty() {
                 return None;
             }
-            let mut word = [0u8; 8];
-            let n = rest.len().min(8);
-            word[..n].copy_from_slice(&rest[..n]);
-            let mut found = self.matches(u64::from_le_bytes(word));
+            let (n, mut found) = match rest.first_chunk::<8>() {
+                Some(word) => (8, self.matches(u64::from_le_bytes(*word))),
+                None => {
+                    // The last few bytes (a copy of a variable length is a library call:
+                    // only here, not for every word).
+                    let mut word = [0u8; 8];
+                    word[..rest.len()].copy_from_slice(rest);
+                    (rest.len(), self.matches(u64::from_le_bytes(word)))
+                }
+            };
             if n < 8 {
                 // The zero padding past the end matches nothing real.
                 found &= (1u64 << (8 * n)) - 1;
@@ -475,19 +481,7 @@ fn read_plain_lines(
         }
         let row = lines_before.saturating_add(index);
         ends.push(line.len());
-        let fields = &ends;
-        let field = |c: u32| -> Cell<'_> {
-            let c = c as usize;
-            let Some(&end) = fields.get(c) else {
-                return Cell::Empty;
-            };
-            let start = match c {
-                0 => 0,
-                _ => fields[c - 1] + 1,
-            };
-            line.get(start..end).map_or(Cell::Empty, Cell::Text)
-        };
-        parser.row(ctx, row, field, |_| RowLocation::Csv { row });
+        parser.plain_line(ctx, row, line, &ends);
         ends.clear();
     }
 }

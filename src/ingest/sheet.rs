@@ -11,7 +11,7 @@ use super::SheetRecord;
 use super::fold::{self, Payment, PaymentIntake};
 use super::issue::{Issue, RejectReason, RowLocation};
 use super::schema::{ColumnMap, HEADER_SEARCH_ROWS, Matcher, may_be_empty_with_comment};
-use super::value::{Cell, Value, parse, quote};
+use super::value::{Cell, Value, parse, quick, quote};
 use crate::model::{ColumnData, ColumnKind, DatasetSpec, Interner, Month, Sym};
 
 /// The month or year a row belongs to for re-export replacement.
@@ -118,10 +118,24 @@ struct PaymentColumns {
     quick: bool,
     /// Reason texts of kept rows (a handful) and their symbols, for `quick_payment`.
     reasons: Vec<(Box<str>, Sym)>,
+    /// The source columns of the fields `quick_line` reads.
+    source: PaymentSources,
+}
+
+/// Where a payment row's fields are in the source (`None`: not in it).
+#[derive(Default)]
+struct PaymentSources {
+    period: Option<u32>,
+    district: Option<u32>,
+    household: Option<u32>,
+    amount: Option<u32>,
+    counts: [Option<u32>; 3],
+    reason: Option<u32>,
+    jobbtorg: Option<u32>,
 }
 
 impl PaymentColumns {
-    fn of(spec: &DatasetSpec) -> Option<PaymentColumns> {
+    fn of(spec: &DatasetSpec, map: &ColumnMap) -> Option<PaymentColumns> {
         use fold::col;
         let at = |name: &str| spec.column_index(name);
         let mut p = PaymentColumns {
@@ -134,6 +148,17 @@ impl PaymentColumns {
             jobbtorg: at(col::JOBBTORG),
             quick: false,
             reasons: Vec::new(),
+            source: PaymentSources::default(),
+        };
+        let source = |i: Option<usize>| map.source.get(i?).copied().flatten();
+        p.source = PaymentSources {
+            period: source(Some(p.period)),
+            district: source(Some(p.district)),
+            household: source(Some(p.household)),
+            amount: source(Some(p.amount)),
+            counts: p.counts.map(source),
+            reason: source(p.reason),
+            jobbtorg: source(p.jobbtorg),
         };
         let kind = |i: Option<usize>| i.and_then(|i| spec.columns.get(i)).map(|c| c.kind);
         let read = [p.period, p.district, p.household, p.amount]
@@ -292,7 +317,7 @@ impl SheetParser {
         self.comment_col = spec.column_index("Kommentar");
         self.last_sym = vec![None; spec.columns.len()];
         if ctx.intake == Some(map.dataset) {
-            self.intake = PaymentColumns::of(spec);
+            self.intake = PaymentColumns::of(spec, &map);
         }
         self.part = Some(Part {
             dataset: map.dataset,
@@ -323,6 +348,35 @@ impl SheetParser {
         if ctx.over_rows() {
             return;
         }
+        self.counted_row(ctx, row, get, at);
+    }
+
+    /// `row` for one line of a CSV text without quote characters: `ends[c]` is where the
+    /// line's field `c` ends. A payment line in its usual form goes straight to the intake,
+    /// read from the line's bytes; any other line as `row` reads it.
+    pub fn plain_line(&mut self, ctx: &mut FileCtx, row: u32, line: &str, ends: &[usize]) {
+        if self.map.is_none() {
+            return;
+        }
+        ctx.rows_seen += 1;
+        if ctx.over_rows() {
+            return;
+        }
+        if self.quick_line(ctx, line, ends) {
+            return;
+        }
+        let field = |c: u32| plain_field(line, ends, c).map_or(Cell::Empty, Cell::Text);
+        self.counted_row(ctx, row, field, |_| RowLocation::Csv { row });
+    }
+
+    /// `row` after the row is counted.
+    fn counted_row<'b>(
+        &mut self,
+        ctx: &mut FileCtx,
+        row: u32,
+        get: impl Fn(u32) -> Cell<'b>,
+        at: impl Fn(u32) -> RowLocation,
+    ) {
         if self.quick_payment(ctx, &get) {
             return;
         }
@@ -365,6 +419,71 @@ impl SheetParser {
             payment.unemployed = payments.is_unemployment(r, interner.resolve(r));
         }
         payments.push(month, district, &id, payment);
+        self.kept += 1;
+        saw_month(&mut self.months, &mut self.last_month, month);
+        true
+    }
+
+    /// `quick_payment` for a plain CSV line, each field read by the `value::quick` reader
+    /// of its column. Takes what `quick_payment` takes of the line, or gives false for the
+    /// same lines and more (a field in an unusual form), which the general path then reads.
+    fn quick_line(&mut self, ctx: &mut FileCtx, line: &str, ends: &[usize]) -> bool {
+        let Some(p) = &self.intake else {
+            return false;
+        };
+        if !p.quick {
+            return false;
+        }
+        let at = &p.source;
+        // A field's text; `None` for a column not in the source or past the line's end
+        // (an empty cell to `parse`).
+        let field = |c: Option<u32>| c.and_then(|c| plain_field(line, ends, c));
+        let FileContents {
+            interner, payments, ..
+        } = &mut ctx.out;
+        let Some(month) = field(at.period).and_then(quick::month) else {
+            return false;
+        };
+        let Some(district) = self.last_sym.get(p.district).copied().flatten() else {
+            return false;
+        };
+        if field(at.district) != Some(interner.resolve(district)) {
+            return false;
+        }
+        let Some(id) = field(at.household).and_then(quick::id) else {
+            return false;
+        };
+        let Some(amount) = field(at.amount).and_then(quick::amount) else {
+            return false;
+        };
+        let mut counts = [0u32; 3];
+        for (n, c) in counts.iter_mut().zip(at.counts) {
+            match quick::count(field(c).unwrap_or_default()) {
+                Some(k) => *n = k,
+                None => return false,
+            }
+        }
+        let reason = match p.reason {
+            None => None,
+            Some(_) => {
+                let t = field(at.reason);
+                match p.reasons.iter().find(|(known, _)| Some(&**known) == t) {
+                    Some((_, s)) => Some(*s),
+                    None => return false,
+                }
+            }
+        };
+        let mut payment = Payment::new(amount, counts, reason);
+        if p.jobbtorg.is_some() {
+            match quick::yes_no(field(at.jobbtorg).unwrap_or_default()) {
+                Some(yes) => payment.jobbtorg = yes,
+                None => return false,
+            }
+        }
+        if let Some(r) = reason {
+            payment.unemployed = payments.is_unemployment(r, interner.resolve(r));
+        }
+        payments.push(month, district, id, payment);
         self.kept += 1;
         saw_month(&mut self.months, &mut self.last_month, month);
         true
@@ -614,6 +733,17 @@ fn shrink(part: &mut Part) {
 
 /// Notes a kept row's month in a sheet's months; `last` (the last row's month) spares
 /// the set lookup, as rows come in runs of one month.
+/// Field `c` of a plain CSV line whose fields end at `ends` (`None`: the line has fewer).
+fn plain_field<'a>(line: &'a str, ends: &[usize], c: u32) -> Option<&'a str> {
+    let c = c as usize;
+    let end = *ends.get(c)?;
+    let start = match c {
+        0 => 0,
+        _ => ends.get(c - 1)? + 1,
+    };
+    line.get(start..end)
+}
+
 fn saw_month(months: &mut BTreeSet<Month>, last: &mut Option<Month>, m: Month) {
     if *last != Some(m) {
         months.insert(m);

@@ -603,6 +603,77 @@ fn hash_pnr(ten_digits: &str) -> String {
     s
 }
 
+// ------------------------------------------------------------------------------------------
+// Quick readers: the usual forms of a payment line's text cells
+
+/// Readers of one text cell's usual form, each giving exactly what `parse` gives for that
+/// text, or `None` when the text is in any other form (the caller then uses `parse`). They
+/// let a payment line in its usual form skip the general row path (`sheet`).
+pub mod quick {
+    use super::{Decimal, Month, is_missing_mark, simple_decimal, simple_integer};
+
+    /// No whitespace to trim at either end (what `trim` leaves alone).
+    fn plain(t: &[u8]) -> bool {
+        match t {
+            [first, .., last] => first.is_ascii_graphic() && last.is_ascii_graphic(),
+            [only] => only.is_ascii_graphic(),
+            [] => false,
+        }
+    }
+
+    /// `2019-03`: `parse(Month, ..)`'s usual text.
+    pub fn month(t: &str) -> Option<Month> {
+        let &[y0, y1, y2, y3, b'-', m0, m1] = t.as_bytes() else {
+            return None;
+        };
+        let digits = [y0, y1, y2, y3, m0, m1];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = |d: &[u8]| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+        Month::new(n(&digits[..4]) as i32, n(&digits[4..]))
+    }
+
+    /// An id that `parse(Id, ..)` gives back as it is: nothing to trim, no missing mark,
+    /// and not of a personnummer's length (those are looked at by `parse`).
+    pub fn id(t: &str) -> Option<&str> {
+        let plain_length = !(10..=13).contains(&t.len());
+        (plain(t.as_bytes()) && plain_length && !is_missing_mark(t)).then_some(t)
+    }
+
+    /// `parse(Number, ..)` of `6598,79`, `-120.5`, `1`.
+    pub fn amount(t: &str) -> Option<Decimal> {
+        if plain(t.as_bytes()) {
+            simple_decimal(t)
+        } else {
+            None
+        }
+    }
+
+    /// A count column's cell as the fold counts it (`fold::count` of `parse(Integer, ..)`):
+    /// an empty cell or a missing mark 0, a negative count 0.
+    pub fn count(t: &str) -> Option<u32> {
+        match t.as_bytes() {
+            [d] if d.is_ascii_digit() => Some(u32::from(d - b'0')),
+            b if plain(b) => match simple_integer(t) {
+                Some(n) => Some(u32::try_from(n).unwrap_or(0)),
+                None => is_missing_mark(t).then_some(0),
+            },
+            [] => Some(0),
+            _ => None,
+        }
+    }
+
+    /// `parse(YesNo, ..)` of the exports' own words, and of an empty cell.
+    pub fn yes_no(t: &str) -> Option<bool> {
+        match t {
+            "Ja" => Some(true),
+            "Nej" | "" => Some(false),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,6 +962,105 @@ mod tests {
         assert_eq!(parse_date(&Cell::Float(41425.0)), day);
         assert_eq!(parse_date(&Cell::Text("2013-02-30")), None);
         assert_eq!(parse_date(&Cell::Text("2013-05")), None);
+    }
+
+    #[test]
+    fn quick_readers_agree_with_parse() {
+        let texts = [
+            "",
+            " ",
+            "-",
+            "--",
+            "..",
+            "\u{2013}",
+            "0",
+            "7",
+            "-7",
+            "12",
+            " 12",
+            "12 ",
+            "1,0",
+            "1 234",
+            "6598,79",
+            "-120.5",
+            "-0",
+            "-0,5",
+            "1.",
+            ".5",
+            "1,2,3",
+            "2019-03",
+            "2019-13",
+            "2019-00",
+            "1899-12",
+            "2019-3",
+            "2019-03-01",
+            " 2019-03",
+            "201903",
+            "H01485484",
+            "H1",
+            "h 1",
+            "8501011234",
+            "850101-1234",
+            "198501011234",
+            "19850101-1234",
+            "123456789",
+            "12345678901234",
+            "Ja",
+            "Nej",
+            "ja",
+            "NEJ",
+            "J",
+            "x",
+            "Arbetsl\u{f6}shet",
+            "1e3",
+            "+5",
+            "99999999999999999999",
+        ];
+        for t in texts {
+            let cell = Cell::Text(t);
+            let as_parse = |kind| parse(kind, &cell).ok();
+            if let Some(m) = quick::month(t) {
+                assert_eq!(as_parse(ColumnKind::Month), Some(Value::Month(m)), "{t:?}");
+            }
+            if let Some(id) = quick::id(t) {
+                assert_eq!(
+                    as_parse(ColumnKind::Id),
+                    Some(Value::Text(id.into())),
+                    "{t:?}"
+                );
+            }
+            if let Some(a) = quick::amount(t) {
+                let Some(Value::Number(n)) = as_parse(ColumnKind::Number) else {
+                    panic!("{t:?}: quick {a}, parse none");
+                };
+                assert_eq!((n, n.scale()), (a, a.scale()), "{t:?}");
+            }
+            if let Some(k) = quick::count(t) {
+                let counted = match as_parse(ColumnKind::Integer) {
+                    Some(Value::Integer(v)) => crate::ingest::fold::count(Some(v)),
+                    Some(Value::Missing) => 0,
+                    other => panic!("{t:?}: quick {k}, parse {other:?}"),
+                };
+                assert_eq!(counted, k, "{t:?}");
+            }
+            if let Some(b) = quick::yes_no(t) {
+                assert_eq!(as_parse(ColumnKind::YesNo), Some(Value::Bool(b)), "{t:?}");
+            }
+        }
+        // The usual forms are taken.
+        assert_eq!(quick::month("2019-03"), m(2019, 3));
+        assert_eq!(quick::id("H01485484"), Some("H01485484"));
+        assert_eq!(quick::amount("-120,50"), Some(Decimal::new(-12050, 2)));
+        assert_eq!(quick::count(""), Some(0));
+        assert_eq!(quick::count("-"), Some(0));
+        assert_eq!(quick::count("-3"), Some(0));
+        assert_eq!(quick::count("12"), Some(12));
+        assert_eq!(quick::yes_no("Nej"), Some(false));
+        // Personnummer-like ids and unusual forms are left to `parse`.
+        assert_eq!(quick::id("850101-1234"), None);
+        assert_eq!(quick::amount("1 234"), None);
+        assert_eq!(quick::count(" 1"), None);
+        assert_eq!(quick::yes_no("ja"), None);
     }
 
     #[test]
