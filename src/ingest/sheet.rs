@@ -731,8 +731,6 @@ fn shrink(part: &mut Part) {
     }
 }
 
-/// Notes a kept row's month in a sheet's months; `last` (the last row's month) spares
-/// the set lookup, as rows come in runs of one month.
 /// Field `c` of a plain CSV line whose fields end at `ends` (`None`: the line has fewer).
 fn plain_field<'a>(line: &'a str, ends: &[usize], c: u32) -> Option<&'a str> {
     let c = c as usize;
@@ -744,6 +742,8 @@ fn plain_field<'a>(line: &'a str, ends: &[usize], c: u32) -> Option<&'a str> {
     line.get(start..end)
 }
 
+/// Notes a kept row's month in a sheet's months; `last` (the last row's month) spares
+/// the set lookup, as rows come in runs of one month.
 fn saw_month(months: &mut BTreeSet<Month>, last: &mut Option<Month>, m: Month) {
     if *last != Some(m) {
         months.insert(m);
