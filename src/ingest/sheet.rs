@@ -400,9 +400,6 @@ impl SheetParser {
             return false;
         };
         let last_district = self.last_sym.get(p.district).copied().flatten();
-        let FileContents {
-            interner, payments, ..
-        } = &mut ctx.out;
         // A spec column's cell, straight from the source (no row of cells is built).
         let cell = |i: usize| {
             map.source
@@ -411,17 +408,29 @@ impl SheetParser {
                 .flatten()
                 .map_or(Cell::Empty, get)
         };
-        let Some((month, district, id, mut payment)) = p.quick(cell, interner, last_district)
+        let Some((month, district, id, payment)) = p.quick(cell, &ctx.out.interner, last_district)
         else {
             return false;
         };
+        self.keep_quick(&mut ctx.out, month, district, &id, payment);
+        true
+    }
+
+    /// Takes a payment row that a quick path read into the file's intake.
+    fn keep_quick(
+        &mut self,
+        out: &mut FileContents,
+        month: Month,
+        district: Sym,
+        id: &str,
+        mut payment: Payment,
+    ) {
         if let Some(r) = payment.reason() {
-            payment.unemployed = payments.is_unemployment(r, interner.resolve(r));
+            payment.unemployed = out.payments.is_unemployment(r, out.interner.resolve(r));
         }
-        payments.push(month, district, &id, payment);
+        out.payments.push(month, district, id, payment);
         self.kept += 1;
         saw_month(&mut self.months, &mut self.last_month, month);
-        true
     }
 
     /// `quick_payment` for a plain CSV line, each field read by the `value::quick` reader
@@ -438,9 +447,7 @@ impl SheetParser {
         // A field's text; `None` for a column not in the source or past the line's end
         // (an empty cell to `parse`).
         let field = |c: Option<u32>| c.and_then(|c| plain_field(line, ends, c));
-        let FileContents {
-            interner, payments, ..
-        } = &mut ctx.out;
+        let interner = &ctx.out.interner;
         let Some(month) = field(at.period).and_then(quick::month) else {
             return false;
         };
@@ -480,12 +487,7 @@ impl SheetParser {
                 None => return false,
             }
         }
-        if let Some(r) = reason {
-            payment.unemployed = payments.is_unemployment(r, interner.resolve(r));
-        }
-        payments.push(month, district, id, payment);
-        self.kept += 1;
-        saw_month(&mut self.months, &mut self.last_month, month);
+        self.keep_quick(&mut ctx.out, month, district, id, payment);
         true
     }
 
