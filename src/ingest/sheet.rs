@@ -181,6 +181,15 @@ impl PaymentColumns {
         Some(p)
     }
 
+    /// The symbol of a reason text that a kept row gave (`None`: the general path reads the
+    /// row, and may add it).
+    fn known_reason(&self, text: &str) -> Option<Sym> {
+        self.reasons
+            .iter()
+            .find(|(known, _)| **known == *text)
+            .map(|(_, s)| *s)
+    }
+
     /// A payment row in its usual form, read without the general row checks: every cell
     /// parses, the district's and the reason's texts are those of an earlier kept row
     /// (so that the general path would give the same symbols). `None`: the general path
@@ -223,7 +232,7 @@ impl PaymentColumns {
             None => None,
             Some(r) => {
                 let t = text(r)?;
-                Some(self.reasons.iter().find(|(text, _)| **text == *t)?.1)
+                Some(self.known_reason(t)?)
             }
         };
         let mut payment = Payment::new(amount, counts, reason);
@@ -472,13 +481,10 @@ impl SheetParser {
         }
         let reason = match p.reason {
             None => None,
-            Some(_) => {
-                let t = field(at.reason);
-                match p.reasons.iter().find(|(known, _)| Some(&**known) == t) {
-                    Some((_, s)) => Some(*s),
-                    None => return false,
-                }
-            }
+            Some(_) => match field(at.reason).and_then(|t| p.known_reason(t)) {
+                Some(s) => Some(s),
+                None => return false,
+            },
         };
         let mut payment = Payment::new(amount, counts, reason);
         if p.jobbtorg.is_some() {
