@@ -114,8 +114,7 @@ def best_of_alternating(n: int, first: list[str], second: list[str]) -> tuple[di
     for _ in range(n):
         a.append(measure(first))
         b.append(measure(second))
-    best = lambda runs: min(runs, key=lambda r: r["wall"])
-    return best(a), best(b)
+    return min(a, key=lambda r: r["wall"]), min(b, key=lambda r: r["wall"])
 
 
 def main() -> None:
@@ -125,7 +124,8 @@ def main() -> None:
                     help="scales to run (default: sample and city)")
     ap.add_argument("--format", action="append", choices=["csv", "xlsx"],
                     help="input formats (default: both)")
-    ap.add_argument("--repeat", type=int, default=1, help="best of N runs, parse-only and run taken in turn")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="best of N runs, parse-only and run taken in turn")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "utfall-bench"),
                     help="where generated inputs are kept between runs")
     ap.add_argument("--reference", action="store_true",
