@@ -51,6 +51,23 @@ const MARKERS: [ChartMarkerType; 6] = [
 /// Fails only if rust_xlsxwriter rejects something (a sheet name it cannot use, a row or
 /// column beyond Excel's limits); the error names the sheet.
 pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
+    render(wb, Rows::Streamed)
+}
+
+/// Where a worksheet keeps its rows until the workbook is saved.
+#[derive(Copy, Clone, PartialEq, Debug)]
+enum Rows {
+    /// A sheet without charts writes each row to a temporary file once the next begins
+    /// (rust_xlsxwriter's "low memory" mode); a sheet with charts keeps its rows in
+    /// memory: a chart's cached values are read from them when the workbook is saved, and
+    /// viewers that do not recalculate draw from those. See `add_sheet`.
+    Streamed,
+    /// Every sheet keeps its rows in memory.
+    #[cfg(test)]
+    InMemory,
+}
+
+fn render(wb: &report::Workbook, rows: Rows) -> Result<Vec<u8>, RenderError> {
     let styles = &*STYLES;
     let mut book = Workbook::new();
     book.set_zip_compression_level(compression_level(wb));
@@ -67,7 +84,7 @@ pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
             .set_creation_datetime(&created),
     );
     for sheet in &wb.sheets {
-        let ws = book.add_worksheet();
+        let ws = add_sheet(&mut book, rows == Rows::Streamed && sheet.charts.is_empty());
         write_sheet(ws, sheet, &wb.title, styles).map_err(|e| RenderError::Xlsx {
             part: format!("sheet {:?}", sheet.name),
             source: e,
@@ -94,6 +111,20 @@ fn compression_level(wb: &report::Workbook) -> u8 {
     if cells > LARGE_CELLS { 3 } else { 1 }
 }
 
+/// A new worksheet; `streamed`: one whose rows go to a temporary file as they are finished
+/// (rust_xlsxwriter's "low memory" mode), so that rows must be written in order, each
+/// finished, formats included, before the next is begun. rust_xlsxwriter starts a thread
+/// to assemble every other worksheet when the workbook is saved: for a national run's 291
+/// workbooks of seven small sheets, 2 000 threads and about a quarter of rendering. Where
+/// no temporary file can be made, an ordinary worksheet (the same content).
+fn add_sheet(book: &mut Workbook, streamed: bool) -> &mut Worksheet {
+    if !streamed || book.add_worksheet_with_low_memory().is_err() {
+        return book.add_worksheet();
+    }
+    let last = book.worksheets_mut().len() - 1;
+    &mut book.worksheets_mut()[last]
+}
+
 fn write_sheet(
     ws: &mut Worksheet,
     sheet: &Sheet,
@@ -101,16 +132,15 @@ fn write_sheet(
     styles: &Styles,
 ) -> Result<(), XlsxError> {
     let first_body_row = layout(ws, sheet, book_title, styles)?;
-    let columns = sheet.rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
-    let mut formats = BodyFormats::new(first_body_row, sheet.rows.len(), columns);
+    let mut formats = Vec::new();
     for (i, row) in sheet.rows.iter().enumerate() {
         let r = first_body_row + i as u32;
+        formats.clear();
         for (c, cell) in row.cells.iter().enumerate() {
-            let format = write_cell(ws, r, c as u16, cell, row.style, styles)?;
-            formats.set(i, c, format);
+            formats.push(write_cell(ws, r, c as u16, cell, row.style, styles)?);
         }
+        apply_row_formats(ws, r, &formats)?;
     }
-    formats.apply(ws)?;
     let name = sheet_name(&sheet.name);
     for chart in &sheet.charts {
         let drawn = draw_chart(&name, first_body_row, chart);
@@ -119,75 +149,31 @@ fn write_sheet(
     Ok(())
 }
 
-/// The formats of a sheet's body cells, applied once its values are written: given a
-/// format, rust_xlsxwriter hashes all of it to find its style number, and per cell that
-/// was a sixth of rendering a national run. Applied as rectangles of equal formats, it
-/// hashes once per rectangle. The rectangles go in the order of their first cell (row by
-/// row), so every format is first met where it was when cells were written one by one:
-/// the style numbers, and so the files, stay the same.
-struct BodyFormats<'a> {
-    first_row: u32,
-    columns: usize,
-    /// Row by row, `columns` to a row; `None` is the default format (nothing to apply).
-    cells: Vec<Option<&'a Format>>,
-}
-
-impl<'a> BodyFormats<'a> {
-    fn new(first_row: u32, rows: usize, columns: usize) -> BodyFormats<'a> {
-        BodyFormats {
-            first_row,
-            columns,
-            cells: vec![None; rows * columns],
-        }
+/// Applies a just written row's formats (by column; `None` is the default, nothing to
+/// apply), before the next row is begun. Given a format, rust_xlsxwriter hashes all of it
+/// to find its style number, and per cell that was a sixth of rendering a national run:
+/// a run of equal formats is applied at once and hashed once. Every format is first met
+/// where it was when cells were written one by one, so the style numbers, and the files,
+/// are the same.
+fn apply_row_formats(
+    ws: &mut Worksheet,
+    row: u32,
+    formats: &[Option<&Format>],
+) -> Result<(), XlsxError> {
+    let mut c = 0;
+    while c < formats.len() {
+        let Some(format) = formats[c] else {
+            c += 1;
+            continue;
+        };
+        let width = formats[c..]
+            .iter()
+            .take_while(|f| f.is_some_and(|f| std::ptr::eq(f, format)))
+            .count();
+        ws.set_range_format(row, c as u16, row, (c + width - 1) as u16, format)?;
+        c += width;
     }
-
-    fn set(&mut self, row: usize, col: usize, format: Option<&'a Format>) {
-        if let Some(slot) = self.cells.get_mut(row * self.columns + col) {
-            *slot = format;
-        }
-    }
-
-    fn apply(mut self, ws: &mut Worksheet) -> Result<(), XlsxError> {
-        let columns = self.columns;
-        if columns == 0 {
-            return Ok(());
-        }
-        let rows = self.cells.len() / columns;
-        for r in 0..rows {
-            let mut c = 0;
-            while c < columns {
-                let Some(format) = self.cells[r * columns + c] else {
-                    c += 1;
-                    continue;
-                };
-                let cells = &self.cells;
-                let same = |i: usize| cells[i].is_some_and(|f| std::ptr::eq(f, format));
-                let mut width = 1;
-                while c + width < columns && same(r * columns + c + width) {
-                    width += 1;
-                }
-                let mut height = 1;
-                while r + height < rows
-                    && (c..c + width).all(|col| same((r + height) * columns + col))
-                {
-                    height += 1;
-                }
-                for covered in r..r + height {
-                    self.cells[covered * columns + c..covered * columns + c + width].fill(None);
-                }
-                let first_row = self.first_row + r as u32;
-                ws.set_range_format(
-                    first_row,
-                    c as u16,
-                    first_row + height as u32 - 1,
-                    (c + width - 1) as u16,
-                    format,
-                )?;
-                c += width;
-            }
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// A chart over the sheet's own cells, sized and labelled to stay readable in print
@@ -974,8 +960,8 @@ mod tests {
         assert!(chart.contains("<c:f>Trend!$A$4:$A$6</c:f>"), "{chart}");
     }
 
-    /// The workbook as it was written before `BodyFormats`: every body cell with its own
-    /// format, one at a time.
+    /// The workbook as it was written before `apply_row_formats`: every body cell with its
+    /// own format, one at a time (in sheets of the same kinds).
     fn formatted_cell_by_cell(wb: &report::Workbook) -> Vec<u8> {
         let styles = &*STYLES;
         let mut book = Workbook::new();
@@ -988,7 +974,7 @@ mod tests {
                 .set_creation_datetime(&created),
         );
         for sheet in &wb.sheets {
-            let ws = book.add_worksheet();
+            let ws = add_sheet(&mut book, sheet.charts.is_empty());
             let first = layout(ws, sheet, &wb.title, styles).unwrap();
             for (i, row) in sheet.rows.iter().enumerate() {
                 let r = first + i as u32;
@@ -1018,7 +1004,7 @@ mod tests {
     }
 
     #[test]
-    fn formats_applied_as_rectangles_give_the_bytes_of_formats_cell_by_cell() {
+    fn formats_applied_as_runs_give_the_bytes_of_formats_cell_by_cell() {
         let number = |v: &str, kind, decimals| Cell::Number {
             kind,
             value: v.parse().unwrap(),
@@ -1104,6 +1090,61 @@ mod tests {
                 wb.title
             );
         }
+    }
+
+    /// A streamed worksheet is the one kept in memory without its rows' optional `spans`
+    /// hints, and every other part is the same byte for byte: no cell, format, size or
+    /// print setting is lost by writing rows out as they are finished.
+    #[test]
+    fn streamed_sheets_hold_what_sheets_kept_in_memory_hold() {
+        let (eval, control) = fixture::sample();
+        let wide = fixture::wide(30, 7);
+        let books = [
+            build(&eval, &control, Scope::Whole),
+            build(&eval, &control, Scope::District(1)),
+            build(&wide, &control, Scope::Whole),
+            build(&wide, &control, Scope::District(3)),
+        ];
+        for wb in &books {
+            let streamed = xml_parts(&render(wb, Rows::Streamed).unwrap());
+            let kept = xml_parts(&render(wb, Rows::InMemory).unwrap());
+            let names = |parts: &[(String, String)]| -> Vec<String> {
+                parts.iter().map(|(n, _)| n.clone()).collect()
+            };
+            assert_eq!(names(&streamed), names(&kept));
+            let kept: BTreeMap<String, String> = kept.into_iter().collect();
+            for (name, s) in &streamed {
+                let k = &kept[name];
+                let sheet = wb
+                    .sheets
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| *name == format!("xl/worksheets/sheet{}.xml", i + 1));
+                match sheet {
+                    Some((_, sheet)) if sheet.charts.is_empty() => {
+                        assert!(
+                            k.contains(" spans=\"") && !s.contains(" spans=\""),
+                            "{name}"
+                        );
+                        assert_eq!(*s, without_attribute(k, " spans=\""), "{name}");
+                    }
+                    _ => assert_eq!(s, k, "{} {name}", wb.title),
+                }
+            }
+        }
+    }
+
+    /// `xml` without any attribute that starts with `attr` (`name="`).
+    fn without_attribute(xml: &str, attr: &str) -> String {
+        let mut out = String::with_capacity(xml.len());
+        let mut rest = xml;
+        while let Some(at) = rest.find(attr) {
+            out.push_str(&rest[..at]);
+            let value = &rest[at + attr.len()..];
+            rest = value.find('"').map_or("", |end| &value[end + 1..]);
+        }
+        out.push_str(rest);
+        out
     }
 
     #[test]
