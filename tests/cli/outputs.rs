@@ -141,6 +141,47 @@ fn running_twice_gives_the_same_bytes() {
     }
 }
 
+/// Sheets without charts stream their rows through temporary files; where none can be
+/// made (no usable temp folder), ordinary sheets are written and the workbooks read the same.
+#[test]
+fn workbooks_read_the_same_without_a_temp_folder() {
+    let case = half_year();
+    let dumps = |r: &crate::harness::Run| -> Vec<(String, String)> {
+        r.files()
+            .into_iter()
+            .filter(|f| f.ends_with(".xlsx"))
+            .map(|f| (f.clone(), r.workbook(&f).text))
+            .collect()
+    };
+    let with_run = case.run(&["run", "--period", "2019-T2"]);
+    let with = dumps(with_run.expect_code(1));
+    let spans = |r: &crate::harness::Run| -> usize {
+        r.files()
+            .iter()
+            .filter(|f| f.ends_with(".xlsx"))
+            .map(|f| r.everything_of(f).matches(" spans=\"").count())
+            .sum()
+    };
+    let streamed_spans = spans(&with_run);
+    case.clear_output();
+    let no_temp = case.input_dir().join("no-such-folder");
+    let without_run = case.run_env(
+        &["run", "--period", "2019-T2"],
+        &[("TMPDIR", no_temp.to_str().unwrap())],
+    );
+    let without = dumps(without_run.expect_code(1));
+    assert_eq!(with.len(), 4);
+    assert_eq!(with, without);
+    // Ordinary sheets give their rows `spans` hints, streamed ones none: the second run
+    // really wrote ordinary sheets.
+    assert!(spans(&without_run) > streamed_spans);
+    assert!(
+        !without_run.stderr.contains("constant memory"),
+        "{}",
+        without_run.stderr
+    );
+}
+
 #[test]
 fn check_reads_everything_and_writes_nothing() {
     let case = half_year();
