@@ -7,7 +7,8 @@
     and the total, write every workbook and the JSON;
 
 wall time, CPU time (user + system; CPU/wall > 1 means both cores were used) and peak
-memory (max RSS), and prints the ratio run ÷ parse-only. With `--reference` it also runs
+memory (max RSS), and prints the ratio run ÷ parse-only (of the best runs, and the median of
+the back-to-back pairs' ratios with their range). With `--reference` it also runs
 the pandas and polars reference implementations in ../shared/bench on the same files
 (needs `pip install pandas openpyxl polars fastexcel xlsxwriter`) and checks that their
 figures agree with utfall's.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,15 +108,18 @@ def measure(cmd: list[str]) -> dict:
     }
 
 
-def best_of_alternating(n: int, first: list[str], second: list[str]) -> tuple[dict, dict]:
+def best_of_alternating(n: int, first: list[str], second: list[str]) -> tuple[dict, dict, list]:
     """Best of n runs of each command, the two taken in turn (first, second, first, ...):
     this machine's speed drifts by tens of percent within minutes, and two commands
-    measured one after the other would see different machines, moving their ratio."""
+    measured one after the other would see different machines, moving their ratio. Also
+    the ratio second ÷ first of each pair taken back to back, which compares the two on
+    the same phase of the machine even when the best runs of each fell in different ones."""
     a, b = [], []
     for _ in range(n):
         a.append(measure(first))
         b.append(measure(second))
-    return min(a, key=lambda r: r["wall"]), min(b, key=lambda r: r["wall"])
+    pairs = [y["wall"] / x["wall"] for x, y in zip(a, b) if x["wall"] > 0]
+    return min(a, key=lambda r: r["wall"]), min(b, key=lambda r: r["wall"]), pairs
 
 
 def main() -> None:
@@ -145,14 +150,14 @@ def main() -> None:
                 data = generate(cache, scale, fmt)
                 rules = rules_for(scale, tmp)
                 out = tmp / f"out-{scale}-{fmt}"
-                parse, run = best_of_alternating(
+                parse, run, pairs = best_of_alternating(
                     args.repeat,
                     [exe("parse_only"), str(data)],
                     [exe("utfall"), "run", "-q", "--input", str(data), "--rules", str(rules),
                      "--output", str(out), "--period", PERIOD])
                 written = len(list(out.glob("*.xlsx")))
                 row = {"scale": scale, "format": fmt, "parse": parse, "run": run,
-                       "workbooks": written}
+                       "pairs": pairs, "workbooks": written}
                 if args.reference:
                     row["reference"] = references(data, out, tmp)
                 rows.append(row)
@@ -180,12 +185,17 @@ def references(data: Path, out: Path, tmp: Path) -> dict:
 def print_row(row: dict, header: bool) -> None:
     if header:
         print(f"{'scale':<9} {'format':<6} {'parse wall':>10} {'parse cpu':>9} {'parse MiB':>9} "
-              f"{'run wall':>9} {'run cpu':>8} {'run MiB':>8} {'ratio':>6} {'books':>6}")
+              f"{'run wall':>9} {'run cpu':>8} {'run MiB':>8} {'ratio':>6} {'pairs':>16} "
+              f"{'books':>6}")
     p, r = row["parse"], row["run"]
     ratio = r["wall"] / p["wall"] if p["wall"] > 0 else float("nan")
+    # The median ratio of the back-to-back pairs, and their range.
+    pairs = sorted(row["pairs"])
+    median = statistics.median(pairs) if pairs else float("nan")
+    spread = f"{median:.2f} ({pairs[0]:.2f}–{pairs[-1]:.2f})" if pairs else "-"
     print(f"{row['scale']:<9} {row['format']:<6} {p['wall']:>9.2f}s {p['cpu']:>8.2f}s "
           f"{p['rss_mib']:>9.0f} {r['wall']:>8.2f}s {r['cpu']:>7.2f}s {r['rss_mib']:>8.0f} "
-          f"{ratio:>6.2f} {row['workbooks']:>6}")
+          f"{ratio:>6.2f} {spread:>16} {row['workbooks']:>6}")
     for name, m in row.get("reference", {}).items():
         speedup = m["wall"] / r["wall"] if r["wall"] > 0 else float("nan")
         print(f"{'':<16} reference {name}: {m['wall']:.2f}s, {m['rss_mib']:.0f} MiB, "
