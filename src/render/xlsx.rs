@@ -1070,18 +1070,11 @@ mod tests {
             landscape: false,
             charts: Vec::new(),
         };
-        let (eval, control) = fixture::sample();
-        let wide = fixture::wide(30, 7);
-        let books = [
-            build(&eval, &control, Scope::Whole),
-            build(&eval, &control, Scope::District(1)),
-            build(&wide, &control, Scope::Whole),
-            build(&wide, &control, Scope::District(3)),
-            report::Workbook {
-                title: "T".into(),
-                sheets: vec![mixed],
-            },
-        ];
+        let mut books = fixture_books();
+        books.push(report::Workbook {
+            title: "T".into(),
+            sheets: vec![mixed],
+        });
         for wb in &books {
             assert_eq!(
                 render_workbook(wb).unwrap(),
@@ -1097,15 +1090,7 @@ mod tests {
     /// print setting is lost by writing rows out as they are finished.
     #[test]
     fn streamed_sheets_hold_what_sheets_kept_in_memory_hold() {
-        let (eval, control) = fixture::sample();
-        let wide = fixture::wide(30, 7);
-        let books = [
-            build(&eval, &control, Scope::Whole),
-            build(&eval, &control, Scope::District(1)),
-            build(&wide, &control, Scope::Whole),
-            build(&wide, &control, Scope::District(3)),
-        ];
-        for wb in &books {
+        for wb in &fixture_books() {
             let streamed = xml_parts(&render(wb, Rows::Streamed).unwrap());
             let kept = xml_parts(&render(wb, Rows::InMemory).unwrap());
             let names = |parts: &[(String, String)]| -> Vec<String> {
@@ -1132,6 +1117,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The whole and a district workbook of the small fixture and of a wide one.
+    fn fixture_books() -> Vec<report::Workbook> {
+        let (eval, control) = fixture::sample();
+        let wide = fixture::wide(30, 7);
+        vec![
+            build(&eval, &control, Scope::Whole),
+            build(&eval, &control, Scope::District(1)),
+            build(&wide, &control, Scope::Whole),
+            build(&wide, &control, Scope::District(3)),
+        ]
     }
 
     /// `xml` without any attribute that starts with `attr` (`name="`).
