@@ -51,7 +51,20 @@ const MARKERS: [ChartMarkerType; 6] = [
 /// Fails only if rust_xlsxwriter rejects something (a sheet name it cannot use, a row or
 /// column beyond Excel's limits); the error names the sheet.
 pub fn render_workbook(wb: &report::Workbook) -> Result<Vec<u8>, RenderError> {
-    render(wb, Rows::Streamed)
+    streamed_else_in_memory(wb, render)
+}
+
+/// `render(wb, Rows::Streamed)`, or, should that panic, `render(wb, Rows::InMemory)`.
+/// rust_xlsxwriter writes a streamed sheet's rows to its temporary file with `expect`: a
+/// temporary folder that fills up while a workbook is made would otherwise end the run.
+/// (Its message still reaches stderr through the panic hook.)
+fn streamed_else_in_memory(
+    wb: &report::Workbook,
+    render: impl Fn(&report::Workbook, Rows) -> Result<Vec<u8>, RenderError>,
+) -> Result<Vec<u8>, RenderError> {
+    let streamed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(wb, Rows::Streamed)));
+    streamed.unwrap_or_else(|_| render(wb, Rows::InMemory))
 }
 
 /// Where a worksheet keeps its rows until the workbook is saved.
@@ -63,7 +76,6 @@ enum Rows {
     /// viewers that do not recalculate draw from those. See `add_sheet`.
     Streamed,
     /// Every sheet keeps its rows in memory.
-    #[cfg(test)]
     InMemory,
 }
 
@@ -1129,6 +1141,31 @@ mod tests {
             build(&wide, &control, Scope::Whole),
             build(&wide, &control, Scope::District(3)),
         ]
+    }
+
+    #[test]
+    fn a_streamed_render_that_panics_is_made_again_in_memory() {
+        for wb in &fixture_books() {
+            let failing = |wb: &report::Workbook, rows: Rows| {
+                assert!(
+                    rows == Rows::InMemory,
+                    "a temporary file could not be written"
+                );
+                render(wb, rows)
+            };
+            assert_eq!(
+                streamed_else_in_memory(wb, failing).unwrap(),
+                render(wb, Rows::InMemory).unwrap()
+            );
+            let working = |wb: &report::Workbook, rows: Rows| {
+                assert!(rows == Rows::Streamed, "made again though nothing failed");
+                render(wb, rows)
+            };
+            assert_eq!(
+                streamed_else_in_memory(wb, working).unwrap(),
+                render(wb, Rows::Streamed).unwrap()
+            );
+        }
     }
 
     /// `xml` without any attribute that starts with `attr` (`name="`).
