@@ -511,9 +511,10 @@ pub fn run_with(config: &Config, broken: BrokenPack) -> Result<RunSummary, Fatal
     })
 }
 
-/// Hands memory freed by the readers back to the system (glibc keeps it in per-thread
-/// arenas otherwise): the parsed files are gone by now and the household-months about to
-/// be built are the run's largest structure.
+/// Blocks over 1 MiB come from the system and go back to it when freed (glibc keeps freed
+/// memory in its per-thread arenas otherwise), so the readers' buffers do not linger under
+/// the household-months built after reading, the run's largest structure. Set when a run
+/// starts, and again after evaluation (`reusing_large_blocks`).
 fn large_blocks_from_the_system() {
     set_allocator_thresholds(1 << 20, DEFAULT_TRIM_THRESHOLD);
 }
