@@ -836,7 +836,11 @@ fn write_outputs(
             .collect();
         let (workbooks, json) = rayon::join(
             || {
+                // The whole unit's workbook, the largest, is the first job; the districts'
+                // are handed out one at a time, so neither core is left to finish a last
+                // batch of them alone.
                 jobs.into_par_iter()
+                    .with_max_len(1)
                     .enumerate()
                     .map_with(to_writers.clone(), |to_writers, (i, (name, scope))| {
                         let path = dir.join(&name);

@@ -9,7 +9,6 @@ pub mod layout;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use rhai::{Array, Dynamic, Map};
 use rust_decimal::Decimal;
 
@@ -244,7 +243,7 @@ fn evaluate_budget_with(
         paid_against: layout.as_ref().and_then(|l| l.paid_against.clone()),
         ..BudgetEvaluation::default()
     };
-    let scopes: Vec<usize> = (0..=data.total_scope()).collect();
+    let total = data.total_scope();
     let ctx = Ctx {
         data,
         cache,
@@ -256,10 +255,7 @@ fn evaluate_budget_with(
 
     if let Some(layout) = &layout {
         out.lines = lines(layout, folded.any_unclaimed());
-        let per_scope: Vec<(Vec<BudgetFigures>, Vec<RuleError>)> = scopes
-            .par_iter()
-            .map(|&s| ctx.table(layout, &out.lines, s))
-            .collect();
+        let per_scope = super::per_scope(total, |s| ctx.table(layout, &out.lines, s));
         for (figures, errs) in per_scope {
             out.figures.extend(figures);
             push_distinct(&mut errors, errs);
@@ -276,10 +272,9 @@ fn evaluate_budget_with(
         |l| l.key_figures.clone(),
     );
     let years = key_figure_years(data, &folded, period);
-    let per_scope: Vec<(Vec<KeyFigureRow>, Vec<RuleError>)> = scopes
-        .par_iter()
-        .map(|&s| ctx.key_figures(specs, &key_ids, &years, s, threshold))
-        .collect();
+    let per_scope = super::per_scope(total, |s| {
+        ctx.key_figures(specs, &key_ids, &years, s, threshold)
+    });
     for (rows, errs) in per_scope {
         out.key_figures.rows.extend(rows);
         push_distinct(&mut errors, errs);
@@ -291,10 +286,9 @@ fn evaluate_budget_with(
             let name = l.paid_against.as_ref()?;
             rows.iter().position(|r| &r.label == name)
         });
-        let per_scope: Vec<(MonthlyScope, Vec<RuleError>)> = scopes
-            .par_iter()
-            .map(|&s| ctx.monthly(layout.as_ref(), against, s, threshold))
-            .collect();
+        let per_scope = super::per_scope(total, |s| {
+            ctx.monthly(layout.as_ref(), against, s, threshold)
+        });
         for (m, errs) in per_scope {
             out.monthly.push(m);
             push_distinct(&mut errors, errs);

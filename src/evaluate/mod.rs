@@ -247,6 +247,24 @@ impl Evaluation {
     }
 }
 
+/// `f` of every scope (districts `0..total`, then the total), computed in parallel and
+/// returned in scope order. The total is as large as all districts together: it goes
+/// first, and the districts are handed out one at a time, so the other core works through
+/// them meanwhile instead of one core finishing the total, or a last batch of districts,
+/// alone.
+fn per_scope<T: Send>(total: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut order: Vec<usize> = (0..=total).collect();
+    order.rotate_right(1);
+    let mut done: Vec<(usize, T)> = order
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|scope| (scope, f(scope)))
+        .collect();
+    done.sort_by_key(|(scope, _)| *scope);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
 pub mod budget;
 pub mod prepare;
 mod run;

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use rhai::{Dynamic, Map};
 use rust_decimal::Decimal;
 
@@ -76,7 +75,6 @@ pub fn evaluate(
     period: Period,
 ) -> EvalOutcome {
     let mut errors = ErrorList::default();
-    let scopes: Vec<usize> = (0..=data.total_scope()).collect();
     let cache = Arc::new(SetCache::new(&data));
     let year = period.calendar_year();
     let year_targets: Vec<Option<&YearTargets>> = specs
@@ -91,72 +89,61 @@ pub fn evaluate(
         .collect();
     let targets_failed = targets.is_err();
 
-    // Every figure and its status, in parallel over scopes. The total is as large as all
-    // districts together: it goes first, so the other core works through the districts
-    // meanwhile instead of waiting for it at the end.
-    let mut order = scopes.clone();
-    order.rotate_right(1);
-    let mut per_scope: Vec<(usize, Vec<Pending>)> = order
-        .par_iter()
-        .with_max_len(1)
-        .map(|&scope| {
-            let pending = specs
-                .iter()
-                .zip(&year_targets)
-                .enumerate()
-                .map(|(i, (spec, year_targets))| {
-                    let (current, used) = trace_cached(pack, &data, &cache, scope, period, spec);
-                    let both = current.and_then(|c| {
-                        let previous = period.previous_year();
-                        trace_cached(pack, &data, &cache, scope, previous, spec)
-                            .0
-                            .map(|p| (c, p))
-                    });
-                    let mut p = result_for(&data, spec, *year_targets, period, (i, scope));
-                    p.read = used.read;
-                    match both {
-                        Err(e) => p.error = Some(e),
-                        Ok((current, previous)) => {
-                            let def = &spec.def;
-                            p.result.rounded =
-                                current.value.map(|v| round_half_away(v, def.decimals));
-                            p.result.current = current;
-                            p.result.previous = previous;
-                            if targets_failed {
-                                p.targets_error = true;
-                            } else {
-                                match fulfilment(pack, def, &p.result) {
-                                    Ok(status) => p.result.status = status,
-                                    Err(e) => p.error = Some(e),
-                                }
+    // Every figure and its status, in parallel over scopes.
+    let per_scope: Vec<Vec<Pending>> = super::per_scope(data.total_scope(), |scope| {
+        specs
+            .iter()
+            .zip(&year_targets)
+            .enumerate()
+            .map(|(i, (spec, year_targets))| {
+                let (current, used) = trace_cached(pack, &data, &cache, scope, period, spec);
+                let both = current.and_then(|c| {
+                    let previous = period.previous_year();
+                    trace_cached(pack, &data, &cache, scope, previous, spec)
+                        .0
+                        .map(|p| (c, p))
+                });
+                let mut p = result_for(&data, spec, *year_targets, period, (i, scope));
+                p.read = used.read;
+                match both {
+                    Err(e) => p.error = Some(e),
+                    Ok((current, previous)) => {
+                        let def = &spec.def;
+                        p.result.rounded = current.value.map(|v| round_half_away(v, def.decimals));
+                        p.result.current = current;
+                        p.result.previous = previous;
+                        if targets_failed {
+                            p.targets_error = true;
+                        } else {
+                            match fulfilment(pack, def, &p.result) {
+                                Ok(status) => p.result.status = status,
+                                Err(e) => p.error = Some(e),
                             }
                         }
                     }
-                    p.result.suppressed = suppressed(
-                        settings.small_number_threshold,
-                        &spec.def,
-                        &p.result.current,
-                    );
-                    p
-                })
-                .collect();
-            (scope, pending)
-        })
-        .collect();
-    per_scope.sort_by_key(|(scope, _)| *scope);
+                }
+                p.result.suppressed = suppressed(
+                    settings.small_number_threshold,
+                    &spec.def,
+                    &p.result.current,
+                );
+                p
+            })
+            .collect()
+    });
     // The datasets the current period's figures read, so that warnings about missing
     // payments or population appear only for a pack that uses them.
     let read: BTreeSet<String> = per_scope
         .iter()
-        .flat_map(|(_, v)| v.iter())
+        .flatten()
         .flat_map(|p| p.read.iter().cloned())
         .collect();
 
     // Results by indicator, then scope; rule errors numbered in that order.
     let targets_error = targets.as_ref().err().map(|e| errors.index(e));
     let mut columns: Vec<std::vec::IntoIter<Pending>> =
-        per_scope.into_iter().map(|(_, v)| v.into_iter()).collect();
-    let mut results = Vec::with_capacity(specs.len() * scopes.len());
+        per_scope.into_iter().map(|v| v.into_iter()).collect();
+    let mut results = Vec::with_capacity(specs.len() * (data.total_scope() + 1));
     for _ in specs {
         for column in &mut columns {
             let Some(p) = column.next() else { continue };
