@@ -306,6 +306,30 @@ pub fn round_half_away(value: Decimal, decimals: u32) -> Decimal {
     value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// Σ of amounts, the same `Decimal` as adding them one by one (`Iterator::sum`), scale and
+/// all. Amounts of one scale (an export's are) are added as integers, a fraction of the
+/// cost of `Decimal` addition: a national run sums five million nets. Others, or a sum too
+/// large for a `Decimal`'s 96 bits, take `Decimal` addition.
+pub fn sum_amounts<I>(amounts: I) -> Decimal
+where
+    I: Iterator<Item = Decimal> + Clone,
+{
+    let mut rest = amounts.clone();
+    let Some(first) = rest.next() else {
+        return Decimal::ZERO;
+    };
+    let scale = first.scale();
+    // |mantissa| < 2^96: i128 holds the sum of 2^31 of them.
+    let mut total = first.mantissa();
+    for (n, a) in rest.enumerate() {
+        if a.scale() != scale || n >= i32::MAX as usize {
+            return amounts.sum();
+        }
+        total += a.mantissa();
+    }
+    Decimal::try_from_i128_with_scale(total, scale).unwrap_or_else(|_| amounts.sum())
+}
+
 // ------------------------------------------------------------------------------------------
 // Interned text
 
@@ -693,6 +717,51 @@ pub type DisplayPath = PathBuf;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sum_amounts_is_decimal_addition() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let plain = |v: &[Decimal]| v.iter().copied().sum::<Decimal>();
+        let same = |v: &[Decimal]| {
+            let fast = sum_amounts(v.iter().copied());
+            let slow = plain(v);
+            assert_eq!(fast, slow, "{v:?}");
+            assert_eq!(fast.to_string(), slow.to_string(), "{v:?}");
+            assert_eq!(fast.scale(), slow.scale(), "{v:?}");
+        };
+        same(&[]);
+        same(&[d("0")]);
+        same(&[d("-0.00")]);
+        same(&[d("-0")]);
+        same(&[d("12.50")]);
+        same(&[d("-1.00"), d("1.00")]);
+        same(&[d("1.00"), d("-1.00")]);
+        same(&[d("-5"), d("5")]);
+        same(&[d("-5.00"), d("2.00"), d("3.00")]);
+        same(&[d("100"), d("-100"), d("0")]);
+        // Mixed scales go the slow way.
+        same(&[d("1.5"), d("2.25"), d("-3")]);
+        same(&[d("1"), d("0.10")]);
+        // At the top of 96 bits.
+        same(&[Decimal::MAX, Decimal::MIN]);
+        same(&[Decimal::MIN, Decimal::MAX, d("-1")]);
+        // Pseudo-random nets, both signs, many cancelling, at kronor and öre scales.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for round in 0..400 {
+            let scale = [0, 2, 4][round % 3];
+            let len = (round * 7) % 60;
+            let v: Vec<Decimal> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let m = (x % 2_000_001) as i64 - 1_000_000;
+                    Decimal::new(if round % 5 == 0 { m % 3 } else { m }, scale)
+                })
+                .collect();
+            same(&v);
+        }
+    }
 
     #[test]
     fn interner_numbers_strings_in_order_of_first_sight() {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::ingest::fold::{MonthFold, fold_payments};
-use crate::model::{Interner, Month, Sym, Table};
+use crate::model::{Interner, Month, Sym, Table, sum_amounts};
 
 /// Canonical column names of the standard datasets (SPEC §2) used natively.
 pub mod col {
@@ -483,7 +483,7 @@ impl MonthPaid {
     fn add(&mut self, scope: usize, months: &[HouseholdMonth]) {
         for m in months.chunk_by(|a, b| a.month == b.month) {
             self.sums
-                .push((scope, m[0].month, m.iter().map(|hm| hm.net).sum()));
+                .push((scope, m[0].month, sum_amounts(m.iter().map(|hm| hm.net))));
         }
     }
 }

@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 
 use crate::evaluate::Figure;
 use crate::evaluate::prepare::{HouseholdMonth, PAYMENTS, Prepared, col};
-use crate::model::{ColumnData, Date, Month, Period, Sym, Table, days_in_month, round_half_away};
+use crate::model::{
+    ColumnData, Date, Month, Period, Sym, Table, days_in_month, round_half_away, sum_amounts,
+};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
@@ -980,7 +982,7 @@ impl Hushallsmanader {
         &self.data.scopes[self.scope].months
     }
 
-    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> {
+    fn iter(&self) -> impl Iterator<Item = &HouseholdMonth> + Clone {
         let months = self.months();
         self.selection
             .indices
@@ -1011,7 +1013,7 @@ impl Hushallsmanader {
             })
         };
         Decimal::from(match field {
-            HouseholdField::Net => return self.iter().map(|hm| hm.net).sum(),
+            HouseholdField::Net => return sum_amounts(self.iter().map(|hm| hm.net)),
             HouseholdField::Adults => counts()[0],
             HouseholdField::Children => counts()[1],
             HouseholdField::Young => counts()[2],
