@@ -60,6 +60,10 @@ pub enum RejectReason {
     NotANumber {
         text: String,
     },
+    /// A number of 10^15 or more in magnitude (`value::NUMBER_LIMIT`).
+    OutOfRange {
+        text: String,
+    },
     NotAnInteger {
         text: String,
     },
@@ -87,6 +91,9 @@ impl RejectReason {
         match self {
             RejectReason::Missing => format!("{column} is missing"),
             RejectReason::NotANumber { text } => format!("{column} \"{text}\" is not a number"),
+            RejectReason::OutOfRange { text } => {
+                format!("{column} \"{text}\" is too large (10^15 or more)")
+            }
             RejectReason::NotAnInteger { text } => {
                 format!("{column} \"{text}\" is not a whole number")
             }
@@ -105,6 +112,9 @@ impl RejectReason {
         match self {
             RejectReason::Missing => "värde saknas".to_string(),
             RejectReason::NotANumber { text } => format!("\"{text}\" är inte ett tal"),
+            RejectReason::OutOfRange { text } => {
+                format!("\"{text}\" är orimligt stort (10^15 eller mer)")
+            }
             RejectReason::NotAnInteger { text } => format!("\"{text}\" är inte ett heltal"),
             RejectReason::NotAMonth { text } => format!("\"{text}\" är inte en månad"),
             RejectReason::NotADate { text } => format!("\"{text}\" är inte ett datum"),

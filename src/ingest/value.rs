@@ -112,9 +112,11 @@ pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectR
             other => Cow::Owned(other.display()),
         }))),
         ColumnKind::Id => parse_id(cell).map(Value::Text).ok_or(RejectReason::BadId),
-        ColumnKind::Number => parse_number(cell)
-            .map(Value::Number)
-            .ok_or_else(|| RejectReason::NotANumber { text: quoted() }),
+        ColumnKind::Number => match parse_number(cell) {
+            Some(n) if in_range(n) => Ok(Value::Number(n)),
+            Some(_) => Err(RejectReason::OutOfRange { text: quoted() }),
+            None => Err(RejectReason::NotANumber { text: quoted() }),
+        },
         ColumnKind::Integer => parse_integer(cell)
             .map(Value::Integer)
             .ok_or_else(|| RejectReason::NotAnInteger { text: quoted() }),
@@ -187,6 +189,16 @@ fn contains_pnr(t: &str) -> bool {
 /// Exact decimal from a cell. Text may use decimal comma or point, spaces, NBSP or narrow
 /// NBSP as thousands separators and a leading U+2212 minus. Floats go through their
 /// shortest round-trip text so that 1234.5 stays 1234.5.
+/// Numbers are read below 10^15 (a million billion) in magnitude. No export's amount or
+/// count comes near it, and below it no sum of a national run's millions of rows can
+/// overflow a `Decimal` (whose addition would panic).
+const NUMBER_LIMIT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
+/// Whether a number read from an export is below `NUMBER_LIMIT` in magnitude.
+fn in_range(n: Decimal) -> bool {
+    n.abs() < NUMBER_LIMIT
+}
+
 pub fn parse_number(cell: &Cell) -> Option<Decimal> {
     match cell {
         Cell::Int(i) => Some(Decimal::from(*i)),
@@ -610,7 +622,7 @@ fn hash_pnr(ten_digits: &str) -> String {
 /// text, or `None` when the text is in any other form (the caller then uses `parse`). They
 /// let a payment line in its usual form skip the general row path (`sheet`).
 pub mod quick {
-    use super::{Decimal, Month, is_missing_mark, simple_decimal, simple_integer};
+    use super::{Decimal, Month, in_range, is_missing_mark, simple_decimal, simple_integer};
 
     /// No whitespace to trim at either end (what `trim` leaves alone).
     fn plain(t: &[u8]) -> bool {
@@ -644,7 +656,7 @@ pub mod quick {
     /// `parse(Number, ..)` of `6598,79`, `-120.5`, `1`.
     pub fn amount(t: &str) -> Option<Decimal> {
         if plain(t.as_bytes()) {
-            simple_decimal(t)
+            simple_decimal(t).filter(|&n| in_range(n))
         } else {
             None
         }
@@ -684,6 +696,41 @@ mod tests {
 
     fn m(y: i32, mo: u32) -> Option<Month> {
         Month::new(y, mo)
+    }
+
+    #[test]
+    fn numbers_of_a_million_billion_or_more_are_rejected() {
+        assert_eq!(NUMBER_LIMIT, Decimal::from(10i64.pow(15)));
+        fn number<'a>(c: &Cell<'a>) -> Result<Value<'a>, RejectReason> {
+            parse(ColumnKind::Number, c)
+        }
+        let too_large = |c: &Cell| {
+            assert!(
+                matches!(number(c), Err(RejectReason::OutOfRange { .. })),
+                "{c:?}: {:?}",
+                number(c)
+            );
+        };
+        too_large(&Cell::Text("1000000000000000"));
+        too_large(&Cell::Text("-1000000000000000,00"));
+        too_large(&Cell::Text("79228162514264337593543950335"));
+        too_large(&Cell::Float(1e15));
+        too_large(&Cell::Float(-3e27));
+        too_large(&Cell::Int(1_000_000_000_000_000));
+        assert_eq!(
+            number(&Cell::Text("999999999999999,99")),
+            Ok(Value::Number(d("999999999999999.99")))
+        );
+        assert_eq!(
+            number(&Cell::Text("-999 999 999 999 999")),
+            Ok(Value::Number(d("-999999999999999")))
+        );
+        // The CSV fast path leaves such a number to `parse`.
+        assert_eq!(quick::amount("1000000000000000"), None);
+        assert_eq!(
+            quick::amount("-999999999999999"),
+            Some(d("-999999999999999"))
+        );
     }
 
     #[test]

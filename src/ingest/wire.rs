@@ -537,6 +537,7 @@ fn encode_reject(w: &mut W, x: &RejectReason) {
         RejectReason::BadId => (6, None),
         RejectReason::CellError { error } => (7, Some(error)),
         RejectReason::UnknownDistrict { text } => (8, Some(text)),
+        RejectReason::OutOfRange { text } => (9, Some(text)),
     };
     w.u8(code);
     if let Some(t) = text {
@@ -555,6 +556,7 @@ fn decode_reject(r: &mut R) -> Res<RejectReason> {
         6 => RejectReason::BadId,
         7 => RejectReason::CellError { error: r.str()? },
         8 => RejectReason::UnknownDistrict { text: r.str()? },
+        9 => RejectReason::OutOfRange { text: r.str()? },
         _ => return Err(WireError),
     })
 }

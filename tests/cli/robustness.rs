@@ -736,3 +736,50 @@ fn hostile_rules_are_stopped_and_located_and_the_rest_is_computed() {
         assert_eq!(j.result("utbetalt", None)["value"], 1000, "{what}");
     }
 }
+
+#[test]
+fn an_amount_too_large_to_add_up_is_rejected_where_it_is_and_the_rest_is_summed() {
+    // Two rows of the largest amount a Decimal holds would overflow its addition: each is
+    // rejected (CSV by the fast path's fallback and by the general one, xlsx as a number),
+    // and the household's other amounts are summed as if they were not there.
+    let huge = "79228162514264337593543950335";
+    let case = Case::new()
+        .csv(
+            "utbetalningar_2019-01.csv",
+            &format!(
+                "{UTB}\n2019-01;Kungsholmen;H1;{huge};1;0;0;;\n2019-01;Kungsholmen;H1;{huge};1;0;0;;\n\
+                 2019-01;Kungsholmen;H1;1000;1;0;0;;\n2019-01;Kungsholmen;H2; 1 000 000 000 000 000 ;1;0;0;;\n\
+                 2019-01;Kungsholmen;H2;999999999999999;1;0;0;;\n"
+            ),
+        )
+        .xlsx(
+            "utbetalningar_2019-02.xlsx",
+            &[
+                &UTB.split(';').collect::<Vec<_>>(),
+                &["2019-02", "Kungsholmen", "H1", "1e28", "1", "0", "0", "", ""],
+                &["2019-02", "Kungsholmen", "H1", "1e28", "1", "0", "0", "", ""],
+                &["2019-02", "Kungsholmen", "H1", "500", "1", "0", "0", "", ""],
+            ],
+        );
+    let run = case.run(&["run", "--period", "2019-02"]);
+    run.expect_code(1);
+    for at in [
+        "utbetalningar_2019-01.csv [row 2, Belopp]: Belopp",
+        "utbetalningar_2019-01.csv [row 3, Belopp]: Belopp",
+        "utbetalningar_2019-01.csv [row 5, Belopp]: Belopp",
+        "utbetalningar_2019-02.xlsx [Blad1!D2]: Belopp",
+        "utbetalningar_2019-02.xlsx [Blad1!D3]: Belopp",
+    ] {
+        assert!(run.stderr.contains(at), "{at}\n{}", run.stderr);
+    }
+    assert!(run.stderr.contains("too large"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let json = run.json();
+    // H1: 1000 in January, 500 in February; H2: 999 999 999 999 999 in January.
+    assert_eq!(
+        json.result("utbetalt", None)["value"].to_string(),
+        "1000000000001499"
+    );
+    let kontroll = run.whole().sheet("Kontroll");
+    assert!(kontroll.contains("orimligt stort"), "{kontroll}");
+}
