@@ -129,8 +129,8 @@ def main() -> None:
                     help="scales to run (default: sample and city)")
     ap.add_argument("--format", action="append", choices=["csv", "xlsx"],
                     help="input formats (default: both)")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="best of N runs, parse-only and run taken in turn (default 3)")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="best of N runs, parse-only and run taken in turn (default 5)")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "utfall-bench"),
                     help="where generated inputs are kept between runs")
     ap.add_argument("--reference", action="store_true",
