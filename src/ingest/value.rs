@@ -186,12 +186,10 @@ fn contains_pnr(t: &str) -> bool {
 // ------------------------------------------------------------------------------------------
 // Numbers
 
-/// Exact decimal from a cell. Text may use decimal comma or point, spaces, NBSP or narrow
-/// NBSP as thousands separators and a leading U+2212 minus. Floats go through their
-/// shortest round-trip text so that 1234.5 stays 1234.5.
-/// Numbers are read below 10^15 (a million billion) in magnitude. No export's amount or
-/// count comes near it, and below it no sum of a national run's millions of rows can
-/// overflow a `Decimal` (whose addition would panic).
+/// Numbers are read below 10^15 (a million billion) in magnitude (the parts of
+/// 1 000 000 000 000 000; a test holds them to it). No export's amount or count comes near
+/// it, and below it no sum of a national run's millions of rows can overflow a `Decimal`
+/// (whose addition would panic).
 const NUMBER_LIMIT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
 
 /// Whether a number read from an export is below `NUMBER_LIMIT` in magnitude.
@@ -199,6 +197,10 @@ fn in_range(n: Decimal) -> bool {
     n.abs() < NUMBER_LIMIT
 }
 
+/// Exact decimal from a cell. Text may use decimal comma or point, spaces, NBSP or narrow
+/// NBSP as thousands separators and a leading U+2212 minus. Floats go through their
+/// shortest round-trip text so that 1234.5 stays 1234.5. (Any size: `parse` checks the
+/// range.)
 pub fn parse_number(cell: &Cell) -> Option<Decimal> {
     match cell {
         Cell::Int(i) => Some(Decimal::from(*i)),
