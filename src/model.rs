@@ -306,6 +306,19 @@ pub fn round_half_away(value: Decimal, decimals: u32) -> Decimal {
     value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// Every number utfall computes with stays below 10^15 (a million billion) in magnitude:
+/// what an export holds (`ingest` rejects the row) and what a rule hands back
+/// (`rules::api::number` makes it a rule error). No export or rule of a social-assistance
+/// report comes near it, and below it no sum of a national run's millions of figures can
+/// overflow a `Decimal`, whose arithmetic would panic. (The parts of 10^15; a test holds
+/// them to it.)
+pub const NUMBER_LIMIT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
+/// Whether `n` is below `NUMBER_LIMIT` in magnitude.
+pub fn within_number_limit(n: Decimal) -> bool {
+    n.abs() < NUMBER_LIMIT
+}
+
 /// Σ of amounts, the same `Decimal` as adding them one by one (`Iterator::sum`), scale and
 /// all. Amounts of one scale (an export's are) are added as integers, a fraction of the
 /// cost of `Decimal` addition: a national run sums five million nets. Others, or a sum too
@@ -717,6 +730,13 @@ pub type DisplayPath = PathBuf;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_number_limit_is_a_million_billion() {
+        assert_eq!(NUMBER_LIMIT, Decimal::from(10i64.pow(15)));
+        assert!(within_number_limit(Decimal::from(-999_999_999_999_999i64)));
+        assert!(!within_number_limit(-NUMBER_LIMIT));
+    }
 
     #[test]
     fn sum_amounts_is_decimal_addition() {

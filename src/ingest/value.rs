@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::issue::RejectReason;
-use crate::model::{ColumnKind, Date, Month};
+use crate::model::{ColumnKind, Date, Month, within_number_limit};
 
 /// One cell as the readers see it, whatever the file format.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,15 +186,9 @@ fn contains_pnr(t: &str) -> bool {
 // ------------------------------------------------------------------------------------------
 // Numbers
 
-/// Numbers are read below 10^15 (a million billion) in magnitude (the parts of
-/// 1 000 000 000 000 000; a test holds them to it). No export's amount or count comes near
-/// it, and below it no sum of a national run's millions of rows can overflow a `Decimal`
-/// (whose addition would panic).
-const NUMBER_LIMIT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
-
 /// Whether a number read from an export is below `NUMBER_LIMIT` in magnitude.
 fn in_range(n: Decimal) -> bool {
-    n.abs() < NUMBER_LIMIT
+    within_number_limit(n)
 }
 
 /// Exact decimal from a cell. Text may use decimal comma or point, spaces, NBSP or narrow
@@ -702,7 +696,6 @@ mod tests {
 
     #[test]
     fn numbers_of_a_million_billion_or_more_are_rejected() {
-        assert_eq!(NUMBER_LIMIT, Decimal::from(10i64.pow(15)));
         fn number<'a>(c: &Cell<'a>) -> Result<Value<'a>, RejectReason> {
             parse(ColumnKind::Number, c)
         }

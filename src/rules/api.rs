@@ -13,6 +13,7 @@ use crate::evaluate::Figure;
 use crate::evaluate::prepare::{HouseholdMonth, PAYMENTS, Prepared, col};
 use crate::model::{
     ColumnData, Date, Month, Period, Sym, Table, days_in_month, round_half_away, sum_amounts,
+    within_number_limit,
 };
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -716,18 +717,24 @@ pub fn register(engine: &mut Engine) {
         );
 }
 
-/// Reads a script value as a number: INT, Decimal or () (missing).
+/// Reads a script value as a number: INT, Decimal or () (missing). A number of 10^15 or
+/// more in magnitude is an error (`NUMBER_LIMIT`): native sums and differences of it could
+/// overflow.
 pub fn number(x: &Dynamic, what: &str) -> Fallible<Option<Decimal>> {
     if x.is_unit() {
         return Ok(None);
     }
-    if let Ok(i) = x.as_int() {
-        return Ok(Some(Decimal::from(i)));
+    let n = if let Ok(i) = x.as_int() {
+        Decimal::from(i)
+    } else if let Ok(d) = x.as_decimal() {
+        d
+    } else {
+        return fail(format!("{what}: expected a number, got {}", x.type_name()));
+    };
+    if !within_number_limit(n) {
+        return fail(format!("{what}: {n} is too large (10^15 or more)"));
     }
-    if let Ok(d) = x.as_decimal() {
-        return Ok(Some(d));
-    }
-    fail(format!("{what}: expected a number, got {}", x.type_name()))
+    Ok(Some(n))
 }
 
 fn ratio(t: &Dynamic, n: &Dynamic, scale: Decimal) -> Fallible<Map> {

@@ -783,3 +783,39 @@ fn an_amount_too_large_to_add_up_is_rejected_where_it_is_and_the_rest_is_summed(
     let kontroll = run.whole().sheet("Kontroll");
     assert!(kontroll.contains("orimligt stort"), "{kontroll}");
 }
+
+#[test]
+fn a_rule_handing_back_a_number_too_large_to_add_up_is_a_located_rule_error() {
+    // Budget lines are summed and subtracted natively: a forecast of 7.9e28 on two lines
+    // overflowed that arithmetic (a panic, exit 101). Now every number a rule hands back
+    // is held below 10^15, like every number read from an export.
+    const PROGNOS: &str = "fn prognos_helar(b) {\n    b.utfall * 12 / b.manader\n}";
+    const HUGE: &str = "79228162514264337593543950335.0";
+    let budget = crate::harness::default_rule("budget.rhai");
+    assert!(budget.contains(PROGNOS));
+    let budget = budget.replace(PROGNOS, &format!("fn prognos_helar(b) {{\n    {HUGE}\n}}"));
+    let manuella = crate::harness::default_rule("berakning_manuella.rhai").replace(
+        "fn sommarjobb(u) {\n    varde(u.manuellt())\n}",
+        &format!("fn sommarjobb(u) {{\n    varde({HUGE})\n}}"),
+    );
+    assert!(manuella.contains(HUGE));
+    let case = with_samples(Case::new())
+        .rule("budget.rhai", &budget)
+        .rule("berakning_manuella.rhai", &manuella);
+    let run = case.run(&["run"]);
+    assert_eq!(run.signal, None);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    for file in ["rules/budget.rhai:", "rules/berakning_manuella.rhai:"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("error: {file}")) && l.contains("too large")),
+            "{file}\n{}",
+            run.stderr
+        );
+    }
+    let j = run.json();
+    assert_eq!(j.status("sommarjobb", None), "fel");
+    assert_ne!(j.status("utbetalt", None), "fel");
+}
