@@ -60,7 +60,7 @@ pub enum RejectReason {
     NotANumber {
         text: String,
     },
-    /// A number of 10^15 or more in magnitude (`value::NUMBER_LIMIT`).
+    /// A number of 10^15 or more in magnitude (`model::NUMBER_LIMIT`).
     OutOfRange {
         text: String,
     },

@@ -113,7 +113,7 @@ pub fn parse<'a>(kind: ColumnKind, cell: &Cell<'a>) -> Result<Value<'a>, RejectR
         }))),
         ColumnKind::Id => parse_id(cell).map(Value::Text).ok_or(RejectReason::BadId),
         ColumnKind::Number => match parse_number(cell) {
-            Some(n) if in_range(n) => Ok(Value::Number(n)),
+            Some(n) if within_number_limit(n) => Ok(Value::Number(n)),
             Some(_) => Err(RejectReason::OutOfRange { text: quoted() }),
             None => Err(RejectReason::NotANumber { text: quoted() }),
         },
@@ -185,11 +185,6 @@ fn contains_pnr(t: &str) -> bool {
 
 // ------------------------------------------------------------------------------------------
 // Numbers
-
-/// Whether a number read from an export is below `NUMBER_LIMIT` in magnitude.
-fn in_range(n: Decimal) -> bool {
-    within_number_limit(n)
-}
 
 /// Exact decimal from a cell. Text may use decimal comma or point, spaces, NBSP or narrow
 /// NBSP as thousands separators and a leading U+2212 minus. Floats go through their
@@ -618,7 +613,9 @@ fn hash_pnr(ten_digits: &str) -> String {
 /// text, or `None` when the text is in any other form (the caller then uses `parse`). They
 /// let a payment line in its usual form skip the general row path (`sheet`).
 pub mod quick {
-    use super::{Decimal, Month, in_range, is_missing_mark, simple_decimal, simple_integer};
+    use super::{
+        Decimal, Month, is_missing_mark, simple_decimal, simple_integer, within_number_limit,
+    };
 
     /// No whitespace to trim at either end (what `trim` leaves alone).
     fn plain(t: &[u8]) -> bool {
@@ -652,7 +649,7 @@ pub mod quick {
     /// `parse(Number, ..)` of `6598,79`, `-120.5`, `1`.
     pub fn amount(t: &str) -> Option<Decimal> {
         if plain(t.as_bytes()) {
-            simple_decimal(t).filter(|&n| in_range(n))
+            simple_decimal(t).filter(|&n| within_number_limit(n))
         } else {
             None
         }
