@@ -306,17 +306,28 @@ pub fn round_half_away(value: Decimal, decimals: u32) -> Decimal {
     value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// Every number utfall computes with stays below 10^15 (a million billion) in magnitude:
-/// what an export holds (`ingest` rejects the row) and what a rule hands back
-/// (`rules::api::number` makes it a rule error). No export or rule of a social-assistance
-/// report comes near it, and below it no sum of a national run's millions of figures can
-/// overflow a `Decimal`, whose arithmetic would panic. (The parts of 10^15; a test holds
-/// them to it.)
+/// A number read from an export stays below 10^15 (a million billion) in magnitude
+/// (`ingest` rejects the row). No export of a social-assistance unit comes near it, and
+/// below it no sum of a national run's millions of rows can overflow a `Decimal`, whose
+/// arithmetic would panic: five million rows of 10^15 make 5·10^21. (The parts of 10^15;
+/// a test holds them to it.)
 pub const NUMBER_LIMIT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
 
-/// Whether `n` is below `NUMBER_LIMIT` in magnitude.
+/// A number a rule hands back stays below 10^24 in magnitude (`rules::api::number` makes it
+/// a rule error): far above any sum of exported numbers (above), and far enough below a
+/// `Decimal`'s 7.9·10^28 that the budget's native sums and differences of a few dozen such
+/// numbers cannot overflow. (The parts of 10^24; a test holds them to it.)
+pub const RULE_NUMBER_LIMIT: Decimal =
+    Decimal::from_parts(0xA100_0000, 0x1BCE_CCED, 0xD3C2, false, 0);
+
+/// Whether `n`, read from an export, is below `NUMBER_LIMIT` in magnitude.
 pub fn within_number_limit(n: Decimal) -> bool {
     n.abs() < NUMBER_LIMIT
+}
+
+/// Whether `n`, handed back by a rule, is below `RULE_NUMBER_LIMIT` in magnitude.
+pub fn within_rule_number_limit(n: Decimal) -> bool {
+    n.abs() < RULE_NUMBER_LIMIT
 }
 
 /// Σ of amounts, the same `Decimal` as adding them one by one (`Iterator::sum`), scale and
@@ -732,10 +743,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_number_limit_is_a_million_billion() {
+    fn the_number_limits_are_10_to_the_15_and_24() {
         assert_eq!(NUMBER_LIMIT, Decimal::from(10i64.pow(15)));
         assert!(within_number_limit(Decimal::from(-999_999_999_999_999i64)));
         assert!(!within_number_limit(-NUMBER_LIMIT));
+        assert_eq!(RULE_NUMBER_LIMIT, Decimal::from(10i128.pow(24)));
+        assert!(within_rule_number_limit(Decimal::from(5 * 10i128.pow(21))));
+        assert!(!within_rule_number_limit(-RULE_NUMBER_LIMIT));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::evaluate::Figure;
 use crate::evaluate::prepare::{HouseholdMonth, PAYMENTS, Prepared, col};
 use crate::model::{
     ColumnData, Date, Month, Period, Sym, Table, days_in_month, round_half_away, sum_amounts,
-    within_number_limit,
+    within_rule_number_limit,
 };
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -717,9 +717,9 @@ pub fn register(engine: &mut Engine) {
         );
 }
 
-/// Reads a script value as a number: INT, Decimal or () (missing). A number of 10^15 or
-/// more in magnitude is an error (`NUMBER_LIMIT`): native sums and differences of it could
-/// overflow.
+/// Reads a script value as a number: INT, Decimal or () (missing). A number of 10^24 or
+/// more in magnitude is an error (`RULE_NUMBER_LIMIT`): native sums and differences of it
+/// could overflow.
 pub fn number(x: &Dynamic, what: &str) -> Fallible<Option<Decimal>> {
     if x.is_unit() {
         return Ok(None);
@@ -731,8 +731,8 @@ pub fn number(x: &Dynamic, what: &str) -> Fallible<Option<Decimal>> {
     } else {
         return fail(format!("{what}: expected a number, got {}", x.type_name()));
     };
-    if !within_number_limit(n) {
-        return fail(format!("{what}: {n} is too large (10^15 or more)"));
+    if !within_rule_number_limit(n) {
+        return fail(format!("{what}: {n} is too large (10^24 or more)"));
     }
     Ok(Some(n))
 }

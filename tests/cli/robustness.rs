@@ -788,7 +788,8 @@ fn an_amount_too_large_to_add_up_is_rejected_where_it_is_and_the_rest_is_summed(
 fn a_rule_handing_back_a_number_too_large_to_add_up_is_a_located_rule_error() {
     // Budget lines are summed and subtracted natively: a forecast of 7.9e28 on two lines
     // overflowed that arithmetic (a panic, exit 101). Now every number a rule hands back
-    // is held below 10^15, like every number read from an export.
+    // is held below 10^24 (sums of exported numbers, each below 10^15, stay far under it:
+    // the test above hands back a total of more than 10^15).
     const PROGNOS: &str = "fn prognos_helar(b) {\n    b.utfall * 12 / b.manader\n}";
     const HUGE: &str = "79228162514264337593543950335.0";
     let budget = crate::harness::default_rule("budget.rhai");
