@@ -11,6 +11,7 @@ use super::api::number;
 use super::{RuleError, RulePack};
 use crate::evaluate::prepare::HouseholdIdentity;
 use crate::evaluate::{Direction, IndicatorDef, RuleSource, Target, Unit, Window};
+use crate::model::Month;
 
 /// Report-wide settings from `rapport()`.
 #[derive(Clone, Debug)]
@@ -285,9 +286,14 @@ pub fn targets(pack: &RulePack) -> Result<Targets, RuleError> {
                 .map(|m| m.clone())
                 .ok_or("not a map")?;
             let id = text_field(&m, "indikator").ok_or("field indikator is missing")?;
-            let year = int_field(&m, "ar")
-                .and_then(|y| i32::try_from(y).ok())
-                .ok_or_else(|| format!("{id}: field ar (year) is missing"))?;
+            // A year a month can have (`Month::new`), or the target could never apply.
+            let year = match m.get("ar") {
+                None => return Err(format!("{id}: field ar (year) is missing")),
+                Some(_) => int_field(&m, "ar")
+                    .and_then(|y| i32::try_from(y).ok())
+                    .filter(|&y| Month::new(y, 1).is_some())
+                    .ok_or_else(|| format!("{id}: ar is not a year (1900–2999)"))?,
+            };
             let mut t = YearTargets {
                 unit: m.get("arsmal").map(target_from).transpose()?.flatten(),
                 kf: m.get("kf").map(target_from).transpose()?.flatten(),
@@ -505,6 +511,29 @@ mod delivery_tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].message.contains("Norrmalm"), "{errors:?}");
         assert!(errors[1].message.contains("smtp.port"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_target_year_that_is_missing_or_no_year_is_named_as_such() {
+        let message = |ar: &str| {
+            let src = format!(r#"fn mal() {{ [ #{{ indikator: "x", {ar} arsmal: 1 }} ] }}"#);
+            let p = RulePack::from_sources(vec![("rules/mal.rhai".into(), src)], Limits::default());
+            targets(&p).err().map(|e| e.message).unwrap_or_default()
+        };
+        assert!(message("").contains("x: field ar (year) is missing"));
+        for ar in [
+            "ar: 9223372036854775807,",
+            "ar: 1899,",
+            "ar: \"2019\",",
+            "ar: 2019.5,",
+        ] {
+            assert!(
+                message(ar).contains("x: ar is not a year"),
+                "{ar}: {}",
+                message(ar)
+            );
+        }
+        assert_eq!(message("ar: 2019,"), "");
     }
 
     #[test]
