@@ -376,21 +376,30 @@ pub fn read_inputs(dir: &Path, pack: &Pack, log: &Log) -> Result<Session, FatalE
 /// Stage 3b: every indicator, target, status and the budget for one period. The outcome's
 /// `rule_errors` are the pack's own errors followed by those of the rule calls, distinct.
 pub fn evaluate_period(pack: &Pack, session: &Session, period: Period) -> EvalOutcome {
-    let mut outcome = evaluate(
-        session.data.clone(),
-        &pack.pack,
-        &pack.settings,
-        &pack.specs,
-        &pack.targets,
-        period,
+    use crate::evaluate::budget;
+    // The budget's groundwork (its layout, the ledger folded) needs nothing of the
+    // indicators: one worker makes it while the other starts on the scopes.
+    let (mut outcome, groundwork) = rayon::join(
+        || {
+            evaluate(
+                session.data.clone(),
+                &pack.pack,
+                &pack.settings,
+                &pack.specs,
+                &pack.targets,
+                period,
+            )
+        },
+        || budget::groundwork(&session.data, &pack.pack, period),
     );
     let threshold = pack.settings.small_number_threshold;
-    crate::evaluate::budget::attach(
+    budget::attach(
         &mut outcome,
         &session.data,
         &pack.pack,
         &pack.specs,
         threshold,
+        groundwork,
     );
     outcome
 }
@@ -523,16 +532,16 @@ fn large_blocks_from_the_system() {
 const DEFAULT_TRIM_THRESHOLD: i32 = 128 << 10;
 
 /// Runs `f` with blocks up to 32 MiB taken from and given back to the allocator's heaps
-/// instead of the system, then hands what is left free back. Evaluation builds and drops
-/// sets of a few MiB (a grouping of the total's million household-months by household):
-/// from the system, each would be fresh pages again (≈ 3 µs a page on the benchmark
-/// machine). Trimmed before the workbooks are rendered, the run's peak memory stays where
-/// it was.
+/// instead of the system. Evaluation builds and drops sets of a few MiB (a grouping of the
+/// total's million household-months by household): from the system, each would be fresh
+/// pages again (≈ 3 µs a page on the benchmark machine). What evaluation leaves free is
+/// reused by the renderers (the same threads, the same heaps) and handed back with the
+/// session's memory by the thread that frees it (`run_with`), not here: trimming takes
+/// the one core that would start the rendering.
 fn reusing_large_blocks<T>(f: impl FnOnce() -> T) -> T {
     set_allocator_thresholds(32 << 20, 32 << 20);
     let result = f();
     large_blocks_from_the_system();
-    release_free_memory();
     result
 }
 

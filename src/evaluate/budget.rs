@@ -161,13 +161,15 @@ pub struct MonthlyFigures {
 
 /// Computes the budget, key figures and monthly outcome and puts them into `outcome`;
 /// rule failures join `outcome.rule_errors`. Never fails: a broken budget rule leaves its
-/// figures missing and the rest of the report is produced.
+/// figures missing and the rest of the report is produced. `groundwork` is
+/// `groundwork(data, pack, outcome's period)`.
 pub fn attach(
     outcome: &mut EvalOutcome,
     data: &Arc<Prepared>,
     pack: &RulePack,
     specs: &[IndicatorSpec],
     threshold: Option<Decimal>,
+    groundwork: Groundwork,
 ) {
     let period = outcome.evaluation.period;
     // Nyckeltal asks for the indicators' sets again; after this nobody does.
@@ -175,7 +177,8 @@ pub fn attach(
         .sets
         .take()
         .unwrap_or_else(|| Arc::new(SetCache::new(data)));
-    let (budget, errors) = evaluate_budget_with(data, &cache, pack, specs, period, threshold);
+    let (budget, errors) =
+        evaluate_budget_with(data, &cache, pack, specs, period, threshold, groundwork);
     outcome.evaluation.budget = budget;
     for e in errors {
         if !outcome.rule_errors.contains(&e) {
@@ -193,18 +196,24 @@ pub fn evaluate_budget(
     threshold: Option<Decimal>,
 ) -> (BudgetEvaluation, Vec<RuleError>) {
     let cache = Arc::new(SetCache::new(data));
-    evaluate_budget_with(data, &cache, pack, specs, period, threshold)
+    let groundwork = groundwork(data, pack, period);
+    evaluate_budget_with(data, &cache, pack, specs, period, threshold, groundwork)
 }
 
-/// `evaluate_budget` with the sets of earlier rule calls on the same data.
-fn evaluate_budget_with(
-    data: &Arc<Prepared>,
-    cache: &Arc<SetCache>,
-    pack: &RulePack,
-    specs: &[IndicatorSpec],
-    period: Period,
-    threshold: Option<Decimal>,
-) -> (BudgetEvaluation, Vec<RuleError>) {
+/// What the budget takes from the rule pack's layout and the ledger before any scope is
+/// computed: the layout, its rows, and the ledger and budget folded by scope, row and
+/// month. It needs nothing of the indicators, so a run makes it while they are evaluated
+/// (one pass over every ledger line, which would otherwise keep one core alone).
+pub struct Groundwork {
+    layout: Option<Layout>,
+    rows: Vec<RowDef>,
+    folded: Folded,
+    /// The layout's error, if any: the first of the budget's errors.
+    errors: Vec<RuleError>,
+}
+
+/// The budget's groundwork for the report year of `period`.
+pub fn groundwork(data: &Prepared, pack: &RulePack, period: Period) -> Groundwork {
     let mut errors = Vec::new();
     let layout = match read_layout(pack) {
         Ok(l) => l,
@@ -236,6 +245,30 @@ fn evaluate_budget_with(
         })
         .unwrap_or_default();
     let folded = Folded::new(data, &rows, period.calendar_year());
+    Groundwork {
+        layout,
+        rows,
+        folded,
+        errors,
+    }
+}
+
+/// `evaluate_budget` with the sets of earlier rule calls on the same data.
+fn evaluate_budget_with(
+    data: &Arc<Prepared>,
+    cache: &Arc<SetCache>,
+    pack: &RulePack,
+    specs: &[IndicatorSpec],
+    period: Period,
+    threshold: Option<Decimal>,
+    groundwork: Groundwork,
+) -> (BudgetEvaluation, Vec<RuleError>) {
+    let Groundwork {
+        layout,
+        rows,
+        folded,
+        mut errors,
+    } = groundwork;
     let mut out = BudgetEvaluation {
         unclaimed: folded.unclaimed.clone(),
         has_ledger: folded.has_ledger,
