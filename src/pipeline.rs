@@ -843,7 +843,7 @@ fn write_outputs(
                 })
             })
             .collect();
-        let (workbooks, json) = rayon::join(
+        let (workbooks, json) = in_render_pool(|| rayon::join(
             || {
                 // The whole unit's workbook, the largest, is the first job; the districts'
                 // are handed out one at a time, so neither core is left to finish a last
@@ -868,7 +868,7 @@ fn write_outputs(
                 let _ = to_writers.send((json_index, dir.join(&json_name), bytes));
                 Ok::<(), FatalError>(())
             },
-        );
+        ));
         drop(to_writers);
         let mut staged = Vec::new();
         for w in writers {
@@ -897,6 +897,25 @@ fn write_outputs(
         written.push(s.commit()?);
     }
     Ok(written)
+}
+
+/// Runs `f` (the rendering) on one thread more than there are cores. A renderer is off
+/// its core now and then: rust_xlsxwriter assembles a workbook's sheet with charts on a
+/// thread of its own and waits for it, and each streamed sheet creates and reads back a
+/// temporary file. With a thread per core the core sat idle meanwhile: national run,
+/// 1.83 cores busy while rendering; with one more thread, 1.88 (4 + 4 alternating runs).
+/// The global pool's size is the base (it follows `RAYON_NUM_THREADS`). Where no pool can
+/// be made, the global one does it.
+fn in_render_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let threads = rayon::current_num_threads() + 1;
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("render-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
 }
 
 /// Removes the temporary files (`.<name>.<pid>.tmp`, see `deliver::write_atomic`) that a
