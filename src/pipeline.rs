@@ -958,3 +958,21 @@ fn process_running(pid: u32) -> bool {
     #[cfg(not(unix))]
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendering_runs_on_one_thread_more_than_the_global_pool() {
+        let global = rayon::current_num_threads();
+        assert_eq!(in_render_pool(rayon::current_num_threads), global + 1);
+        // What it runs comes back whole.
+        let squares: Vec<u64> = in_render_pool(|| {
+            use rayon::prelude::*;
+            (0..100u64).into_par_iter().map(|i| i * i).collect()
+        });
+        assert_eq!(squares.len(), 100);
+        assert_eq!(squares[99], 9801);
+    }
+}
