@@ -843,32 +843,35 @@ fn write_outputs(
                 })
             })
             .collect();
-        let (workbooks, json) = in_render_pool(|| rayon::join(
-            || {
-                // The whole unit's workbook, the largest, is the first job; the districts'
-                // are handed out one at a time, so neither core is left to finish a last
-                // batch of them alone.
-                jobs.into_par_iter()
-                    .with_max_len(1)
-                    .enumerate()
-                    .map_with(to_writers.clone(), |to_writers, (i, (name, scope))| {
-                        let path = dir.join(&name);
-                        let bytes = render((name, scope))?;
-                        // A writer gone means it panicked; the scope's join reports that.
-                        let _ = to_writers.send((i, path, bytes));
-                        Ok(())
-                    })
-                    .collect::<Vec<Result<(), FatalError>>>()
-            },
-            || {
-                let bytes = render_json(eval, control).map_err(|source| FatalError::Render {
-                    file: json_name.clone(),
-                    source,
-                })?;
-                let _ = to_writers.send((json_index, dir.join(&json_name), bytes));
-                Ok::<(), FatalError>(())
-            },
-        ));
+        let (workbooks, json) = in_render_pool(|| {
+            rayon::join(
+                || {
+                    // The whole unit's workbook, the largest, is the first job; the districts'
+                    // are handed out one at a time, so neither core is left to finish a last
+                    // batch of them alone.
+                    jobs.into_par_iter()
+                        .with_max_len(1)
+                        .enumerate()
+                        .map_with(to_writers.clone(), |to_writers, (i, (name, scope))| {
+                            let path = dir.join(&name);
+                            let bytes = render((name, scope))?;
+                            // A writer gone means it panicked; the scope's join reports that.
+                            let _ = to_writers.send((i, path, bytes));
+                            Ok(())
+                        })
+                        .collect::<Vec<Result<(), FatalError>>>()
+                },
+                || {
+                    let bytes =
+                        render_json(eval, control).map_err(|source| FatalError::Render {
+                            file: json_name.clone(),
+                            source,
+                        })?;
+                    let _ = to_writers.send((json_index, dir.join(&json_name), bytes));
+                    Ok::<(), FatalError>(())
+                },
+            )
+        });
         drop(to_writers);
         let mut staged = Vec::new();
         for w in writers {
@@ -899,13 +902,13 @@ fn write_outputs(
     Ok(written)
 }
 
-/// Runs `f` (the rendering) on one thread more than there are cores. A renderer is off
-/// its core now and then: rust_xlsxwriter assembles a workbook's sheet with charts on a
+/// Runs `f` (the rendering) on one thread more than the global pool has (one per core).
+/// A renderer is off its core now and then: rust_xlsxwriter assembles a workbook's sheet with charts on a
 /// thread of its own and waits for it, and each streamed sheet creates and reads back a
 /// temporary file. With a thread per core the core sat idle meanwhile: national run,
 /// 1.83 cores busy while rendering; with one more thread, 1.88 (4 + 4 alternating runs).
-/// The global pool's size is the base (it follows `RAYON_NUM_THREADS`). Where no pool can
-/// be made, the global one does it.
+/// The global pool follows `RAYON_NUM_THREADS`, and so does this one. Where no pool can be
+/// made, the global one does it.
 fn in_render_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     let threads = rayon::current_num_threads() + 1;
     match rayon::ThreadPoolBuilder::new()
