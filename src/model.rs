@@ -797,7 +797,7 @@ mod tests {
         same(&[d("-5"), d("5")]);
         same(&[d("-5.00"), d("2.00"), d("3.00")]);
         same(&[d("100"), d("-100"), d("0")]);
-        // Mixed scales go the slow way.
+        // Mixed scales: added at the larger one.
         same(&[d("1.5"), d("2.25"), d("-3")]);
         same(&[d("1"), d("0.10")]);
         // At the top of 96 bits.

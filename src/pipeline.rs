@@ -903,12 +903,12 @@ fn write_outputs(
 }
 
 /// Runs `f` (the rendering) on one thread more than the global pool has (one per core).
-/// A renderer is off its core now and then: rust_xlsxwriter assembles a workbook's sheet with charts on a
-/// thread of its own and waits for it, and each streamed sheet creates and reads back a
-/// temporary file. With a thread per core the core sat idle meanwhile: national run,
-/// 1.83 cores busy while rendering; with one more thread, 1.88 (4 + 4 alternating runs).
-/// The global pool follows `RAYON_NUM_THREADS`, and so does this one. Where no pool can be
-/// made, the global one does it.
+/// A renderer is off its core now and then: rust_xlsxwriter assembles a workbook's sheet
+/// with charts on a thread of its own and waits for it, and each streamed sheet creates
+/// and reads back a temporary file. With a thread per core the core sat idle meanwhile:
+/// national run, 1.83 cores busy while rendering; with one more thread, 1.88 (4 + 4
+/// alternating runs). The global pool follows `RAYON_NUM_THREADS`, and so does this one.
+/// Where no pool can be made, the global one does it.
 fn in_render_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     let threads = rayon::current_num_threads() + 1;
     match rayon::ThreadPoolBuilder::new()

@@ -187,19 +187,6 @@ pub fn attach(
     }
 }
 
-/// The budget evaluation and the rule errors met on the way.
-pub fn evaluate_budget(
-    data: &Arc<Prepared>,
-    pack: &RulePack,
-    specs: &[IndicatorSpec],
-    period: Period,
-    threshold: Option<Decimal>,
-) -> (BudgetEvaluation, Vec<RuleError>) {
-    let cache = Arc::new(SetCache::new(data));
-    let groundwork = groundwork(data, pack, period);
-    evaluate_budget_with(data, &cache, pack, specs, period, threshold, groundwork)
-}
-
 /// What the budget takes from the rule pack's layout and the ledger before any scope is
 /// computed: the layout, its rows, and the ledger and budget folded by scope, row and
 /// month. It needs nothing of the indicators, so a run makes it while they are evaluated
@@ -253,7 +240,8 @@ pub fn groundwork(data: &Prepared, pack: &RulePack, period: Period) -> Groundwor
     }
 }
 
-/// `evaluate_budget` with the sets of earlier rule calls on the same data.
+/// The budget, key figures and monthly outcome from the groundwork, with the sets the
+/// indicators' rule calls built on the same data, and the rule errors met on the way.
 fn evaluate_budget_with(
     data: &Arc<Prepared>,
     cache: &Arc<SetCache>,

@@ -286,14 +286,14 @@ pub fn targets(pack: &RulePack) -> Result<Targets, RuleError> {
                 .map(|m| m.clone())
                 .ok_or("not a map")?;
             let id = text_field(&m, "indikator").ok_or("field indikator is missing")?;
+            if !m.contains_key("ar") {
+                return Err(format!("{id}: field ar (year) is missing"));
+            }
             // A year a month can have (`Month::new`), or the target could never apply.
-            let year = match m.get("ar") {
-                None => return Err(format!("{id}: field ar (year) is missing")),
-                Some(_) => int_field(&m, "ar")
-                    .and_then(|y| i32::try_from(y).ok())
-                    .filter(|&y| Month::new(y, 1).is_some())
-                    .ok_or_else(|| format!("{id}: ar is not a year (1900–2999)"))?,
-            };
+            let year = int_field(&m, "ar")
+                .and_then(|y| i32::try_from(y).ok())
+                .filter(|&y| Month::new(y, 1).is_some())
+                .ok_or_else(|| format!("{id}: ar is not a year (1900–2999)"))?;
             let mut t = YearTargets {
                 unit: m.get("arsmal").map(target_from).transpose()?.flatten(),
                 kf: m.get("kf").map(target_from).transpose()?.flatten(),
