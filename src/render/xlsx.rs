@@ -2,6 +2,9 @@
 //! uses it. Every `Format` is made once in `Styles`; `format_for` maps a cell kind and row
 //! style to one, and `layout` applies widths, panes, filters, titles and print setup.
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{
@@ -83,6 +86,12 @@ fn render(wb: &report::Workbook, rows: Rows) -> Result<Vec<u8>, RenderError> {
     let styles = &*STYLES;
     let mut book = Workbook::new();
     book.set_zip_compression_level(compression_level(wb));
+    if rows == Rows::Streamed
+        && let Some(dir) = scratch_dir()
+    {
+        // Should the folder refuse a file now, the system's temporary folder is used.
+        let _ = book.set_tempdir(dir);
+    }
     let created = ExcelDateTime::from_ymd(CREATION.0, CREATION.1, CREATION.2).map_err(|e| {
         RenderError::Xlsx {
             part: "document properties".into(),
@@ -121,6 +130,26 @@ fn compression_level(wb: &report::Workbook) -> u8 {
         .map(|r| r.cells.len())
         .sum();
     if cells > LARGE_CELLS { 3 } else { 1 }
+}
+
+/// Where streamed sheets keep their rows while their workbook is made: `/dev/shm` (memory)
+/// where the system has it and TMPDIR does not name another folder, else the system's
+/// temporary folder. Each streamed sheet is an unnamed file that lives a few milliseconds
+/// and holds a few KB; made and dropped on a disk file system (ext4: a journalled inode
+/// each), the 1 750 of a national run were ≈ 8 % of rendering and its most variable part.
+/// In memory: rendering the 292 workbooks in parallel, median of 16 rounds 817 → 648 ms,
+/// best 620 → 574 ms (in-process probe, alternating rounds).
+fn scratch_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        scratch_dir_given(std::env::var_os("TMPDIR").is_some(), Path::new("/dev/shm"))
+    })
+    .as_deref()
+}
+
+/// `memory` when it is a folder and no TMPDIR is set.
+fn scratch_dir_given(tmpdir_set: bool, memory: &Path) -> Option<PathBuf> {
+    (!tmpdir_set && cfg!(target_os = "linux") && memory.is_dir()).then(|| memory.to_path_buf())
 }
 
 /// A new worksheet; `streamed`: one whose rows go to a temporary file as they are finished
@@ -1179,6 +1208,16 @@ mod tests {
         }
         out.push_str(rest);
         out
+    }
+
+    #[test]
+    fn streamed_sheets_use_memory_only_when_no_tmpdir_is_set() {
+        let dir = std::env::temp_dir();
+        let want = cfg!(target_os = "linux").then(|| dir.clone());
+        assert_eq!(scratch_dir_given(false, &dir), want);
+        assert_eq!(scratch_dir_given(true, &dir), None);
+        let gone = dir.join(format!("utfall-no-such-folder-{}", std::process::id()));
+        assert_eq!(scratch_dir_given(false, &gone), None);
     }
 
     #[test]
