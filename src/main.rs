@@ -12,10 +12,10 @@ use utfall::pipeline::{self, FatalError};
 fn main() -> ExitCode {
     // A reader process for one input file answers and exits here (see `ingest::isolate`).
     utfall::ingest::enter();
-    let outcome = Cli::parse()
-        .into_task()
-        .map_err(FatalError::from)
-        .and_then(|task| pipeline::execute(&task));
+    let outcome = match Cli::parse().into_task() {
+        Ok(task) => pipeline::execute(&task),
+        Err(e) => Err(FatalError::from(e)),
+    };
     match outcome {
         Ok(problems) if problems => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
