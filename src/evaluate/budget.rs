@@ -162,7 +162,7 @@ pub struct MonthlyFigures {
 /// Computes the budget, key figures and monthly outcome and puts them into `outcome`;
 /// rule failures join `outcome.rule_errors`. Never fails: a broken budget rule leaves its
 /// figures missing and the rest of the report is produced. `groundwork` is
-/// `groundwork(data, pack, outcome's period)`.
+/// `groundwork(data, pack, outcome's period)` (checked in debug builds).
 pub fn attach(
     outcome: &mut EvalOutcome,
     data: &Arc<Prepared>,
@@ -172,6 +172,7 @@ pub fn attach(
     groundwork: Groundwork,
 ) {
     let period = outcome.evaluation.period;
+    debug_assert_eq!(groundwork.period, period, "groundwork made for another period");
     // Nyckeltal asks for the indicators' sets again; after this nobody does.
     let cache = outcome
         .sets
@@ -192,6 +193,8 @@ pub fn attach(
 /// month. It needs nothing of the indicators, so a run makes it while they are evaluated
 /// (one pass over every ledger line, which would otherwise keep one core alone).
 pub struct Groundwork {
+    /// The period it was made for (its year's ledger and budget).
+    period: Period,
     layout: Option<Layout>,
     rows: Vec<RowDef>,
     folded: Folded,
@@ -233,6 +236,7 @@ pub fn groundwork(data: &Prepared, pack: &RulePack, period: Period) -> Groundwor
         .unwrap_or_default();
     let folded = Folded::new(data, &rows, period.calendar_year());
     Groundwork {
+        period,
         layout,
         rows,
         folded,
@@ -252,6 +256,7 @@ fn evaluate_budget_with(
     groundwork: Groundwork,
 ) -> (BudgetEvaluation, Vec<RuleError>) {
     let Groundwork {
+        period: _,
         layout,
         rows,
         folded,
